@@ -1,0 +1,37 @@
+//! rate-limit: proxy-wasm glue. The decision logic lives in `shared`.
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(RateLimitRoot) });
+}}
+
+struct RateLimitRoot;
+
+impl Context for RateLimitRoot {}
+
+impl RootContext for RateLimitRoot {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        true
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(RateLimitStream))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+struct RateLimitStream;
+
+impl Context for RateLimitStream {}
+
+impl HttpContext for RateLimitStream {
+    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
+        Action::Continue
+    }
+}
