@@ -16,3 +16,5 @@ macro_rules! both_targets_test {
         fn $name() $body
     };
 }
+
+pub mod ratelimit;
