@@ -1,37 +1,23 @@
-//! rate-limit: proxy-wasm glue. The decision logic lives in `shared`.
+//! rate-limit: the proxy-wasm glue of the rate-limit plugin.
+//!
+//! The root context turns the JSON configuration into a ready
+//! [`shared::ratelimit::RateLimitConfig`] once; each stream reads a few
+//! request facts, asks `shared` for a decision and acts on it. Host calls go
+//! through [`host`], which never unwraps a host status.
 
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+mod facts;
+mod host;
+mod local;
+mod metrics;
+mod root;
+mod stream;
+
+use proxy_wasm::traits::RootContext;
+use proxy_wasm::types::LogLevel;
 
 proxy_wasm::main! {{
+    // Also installs a panic hook that logs at critical level before the
+    // abort, so a bug shows in the host's log rather than as a bare trap.
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(RateLimitRoot) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(root::RateLimitRoot::default()) });
 }}
-
-struct RateLimitRoot;
-
-impl Context for RateLimitRoot {}
-
-impl RootContext for RateLimitRoot {
-    fn on_configure(&mut self, _size: usize) -> bool {
-        true
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(RateLimitStream))
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
-
-struct RateLimitStream;
-
-impl Context for RateLimitStream {}
-
-impl HttpContext for RateLimitStream {
-    fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
-        Action::Continue
-    }
-}

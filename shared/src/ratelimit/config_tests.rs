@@ -49,8 +49,8 @@ both_targets_test! {
             [Window::Second, Window::Minute, Window::Hour, Window::Day, Window::Month, Window::Year]
         );
         let names: Vec<&str> = c.default_rule().unwrap().names().iter().map(|n| n.limit_header.as_str()).collect();
-        assert_eq!(names[1], "x-ratelimit-limit-minute");
-        assert_eq!(names[5], "x-ratelimit-limit-year");
+        assert_eq!(names[1], "X-RateLimit-Limit-Minute");
+        assert_eq!(names[5], "X-RateLimit-Limit-Year");
     }
 }
 

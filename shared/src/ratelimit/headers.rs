@@ -98,15 +98,15 @@ pub fn write_headers(decision: &Decision, rule: &Rule, mode: HeaderMode, out: &m
             out.push_num(&names.limit_header, limit.max);
             out.push_num(&names.remaining_header, *remaining);
         }
-        out.push_num("ratelimit-limit", top.max);
-        out.push_num("ratelimit-remaining", top_remaining);
-        out.push_num("ratelimit-reset", decision.reset_secs);
+        out.push_num("RateLimit-Limit", top.max);
+        out.push_num("RateLimit-Remaining", top_remaining);
+        out.push_num("RateLimit-Reset", decision.reset_secs);
     }
     if ietf {
-        out.start("ratelimit-policy");
+        out.start("RateLimit-Policy");
         out.text.push_str(rule.ietf_policy());
         out.finish();
-        out.start("ratelimit");
+        out.start("RateLimit");
         if let Some(names) = rule.names().get(decision.most_restrictive) {
             out.text.push_str(&names.ietf_name);
         }
@@ -117,7 +117,7 @@ pub fn write_headers(decision: &Decision, rule: &Rule, mode: HeaderMode, out: &m
         out.finish();
     }
     if let Some(retry) = decision.retry_after_secs {
-        out.push_num("retry-after", retry);
+        out.push_num("Retry-After", retry);
     }
 }
 
@@ -162,12 +162,12 @@ mod tests {
             let mut seen = Vec::new();
             for d in &ds {
                 write_headers(d, c.default_rule().unwrap(), c.header_mode(), &mut buf);
-                assert_eq!(buf.get("x-ratelimit-limit-minute"), Some("5"));
-                assert_eq!(buf.get("ratelimit-limit"), Some("5"));
-                assert_eq!(buf.get("ratelimit-reset"), Some("37"));
-                assert_eq!(buf.get("retry-after"), None);
-                seen.push(buf.get("x-ratelimit-remaining-minute").unwrap().to_owned());
-                assert_eq!(buf.get("ratelimit-remaining"), seen.last().map(String::as_str));
+                assert_eq!(buf.get("X-RateLimit-Limit-Minute"), Some("5"));
+                assert_eq!(buf.get("RateLimit-Limit"), Some("5"));
+                assert_eq!(buf.get("RateLimit-Reset"), Some("37"));
+                assert_eq!(buf.get("Retry-After"), None);
+                seen.push(buf.get("X-RateLimit-Remaining-Minute").unwrap().to_owned());
+                assert_eq!(buf.get("RateLimit-Remaining"), seen.last().map(String::as_str));
             }
             assert_eq!(seen, ["4", "3", "2", "1", "0"]);
         }
@@ -180,12 +180,12 @@ mod tests {
             assert_eq!(
                 h,
                 [
-                    ("x-ratelimit-limit-minute", "5"),
-                    ("x-ratelimit-remaining-minute", "0"),
-                    ("ratelimit-limit", "5"),
-                    ("ratelimit-remaining", "0"),
-                    ("ratelimit-reset", "37"),
-                    ("retry-after", "37"),
+                    ("X-RateLimit-Limit-Minute", "5"),
+                    ("X-RateLimit-Remaining-Minute", "0"),
+                    ("RateLimit-Limit", "5"),
+                    ("RateLimit-Remaining", "0"),
+                    ("RateLimit-Reset", "37"),
+                    ("Retry-After", "37"),
                 ]
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
             );
@@ -201,8 +201,8 @@ mod tests {
             );
             let h = headers(&c, &ds[0]);
             assert_eq!(h.len(), 2);
-            assert_eq!(h[0], ("ratelimit-policy".to_owned(), "\"minute\";q=5;w=60, \"90s\";q=100;w=90".to_owned()));
-            assert_eq!(h[1], ("ratelimit".to_owned(), "\"minute\";r=4;t=37".to_owned()));
+            assert_eq!(h[0], ("RateLimit-Policy".to_owned(), "\"minute\";q=5;w=60, \"90s\";q=100;w=90".to_owned()));
+            assert_eq!(h[1], ("RateLimit".to_owned(), "\"minute\";r=4;t=37".to_owned()));
         }
     }
 
@@ -210,8 +210,8 @@ mod tests {
         fn custom_windows_use_their_seconds_as_kong_header_suffix() {
             let (c, ds) = decide_n(r#"{"limits": [{"max": 10, "window": "90s"}]}"#, 1, T0);
             let h = headers(&c, &ds[0]);
-            assert_eq!(h[0], ("x-ratelimit-limit-90".to_owned(), "10".to_owned()));
-            assert_eq!(h[1], ("x-ratelimit-remaining-90".to_owned(), "9".to_owned()));
+            assert_eq!(h[0], ("X-RateLimit-Limit-90".to_owned(), "10".to_owned()));
+            assert_eq!(h[1], ("X-RateLimit-Remaining-90".to_owned(), "9".to_owned()));
         }
     }
 
@@ -223,14 +223,14 @@ mod tests {
             assert_eq!(
                 names,
                 [
-                    "x-ratelimit-limit-second",
-                    "x-ratelimit-remaining-second",
-                    "ratelimit-limit",
-                    "ratelimit-remaining",
-                    "ratelimit-reset",
-                    "ratelimit-policy",
-                    "ratelimit",
-                    "retry-after",
+                    "X-RateLimit-Limit-Second",
+                    "X-RateLimit-Remaining-Second",
+                    "RateLimit-Limit",
+                    "RateLimit-Remaining",
+                    "RateLimit-Reset",
+                    "RateLimit-Policy",
+                    "RateLimit",
+                    "Retry-After",
                 ]
             );
         }
@@ -251,9 +251,9 @@ mod tests {
             let (c, ds) = decide_n(r#"{"second": 5, "hour": 5}"#, 1, T0 + 1_500);
             let h = headers(&c, &ds[0]);
             let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
-            assert_eq!(get("ratelimit-limit"), "5");
-            assert_eq!(get("ratelimit-remaining"), "4");
-            assert_eq!(get("ratelimit-reset"), "1079");
+            assert_eq!(get("RateLimit-Limit"), "5");
+            assert_eq!(get("RateLimit-Remaining"), "4");
+            assert_eq!(get("RateLimit-Reset"), "1079");
         }
     }
 

@@ -35,9 +35,9 @@ pub struct Limit {
 /// Header names and header fragments of one limit, computed once when the config is compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitNames {
-    /// `x-ratelimit-limit-minute` (custom windows: `x-ratelimit-limit-90`).
+    /// `X-RateLimit-Limit-Minute` (custom windows: `X-RateLimit-Limit-90`), spelled as Kong sends it.
     pub limit_header: String,
-    /// `x-ratelimit-remaining-minute`.
+    /// `X-RateLimit-Remaining-Minute`.
     pub remaining_header: String,
     /// The IETF policy name, quoted: `"minute"`, `"90s"`.
     pub ietf_name: String,
@@ -47,8 +47,8 @@ impl LimitNames {
     pub(crate) fn of(window: Window) -> LimitNames {
         let suffix = window.header_suffix();
         LimitNames {
-            limit_header: format!("x-ratelimit-limit-{suffix}"),
-            remaining_header: format!("x-ratelimit-remaining-{suffix}"),
+            limit_header: format!("X-RateLimit-Limit-{suffix}"),
+            remaining_header: format!("X-RateLimit-Remaining-{suffix}"),
             ietf_name: format!("\"{}\"", window.name()),
         }
     }

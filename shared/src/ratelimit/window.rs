@@ -154,12 +154,12 @@ impl Window {
     /// seconds for custom windows (`X-RateLimit-Limit-90`, as rate-limiting-advanced names them).
     pub fn header_suffix(self) -> String {
         match self {
-            Window::Second => "second".to_owned(),
-            Window::Minute => "minute".to_owned(),
-            Window::Hour => "hour".to_owned(),
-            Window::Day => "day".to_owned(),
-            Window::Month => "month".to_owned(),
-            Window::Year => "year".to_owned(),
+            Window::Second => "Second".to_owned(),
+            Window::Minute => "Minute".to_owned(),
+            Window::Hour => "Hour".to_owned(),
+            Window::Day => "Day".to_owned(),
+            Window::Month => "Month".to_owned(),
+            Window::Year => "Year".to_owned(),
             Window::Seconds(s) => s.to_string(),
         }
     }
@@ -291,7 +291,7 @@ mod tests {
         fn window_names_and_suffixes() {
             assert_eq!(Window::Minute.name(), "minute");
             assert_eq!(Window::Seconds(90).name(), "90s");
-            assert_eq!(Window::Hour.header_suffix(), "hour");
+            assert_eq!(Window::Hour.header_suffix(), "Hour");
             assert_eq!(Window::Seconds(90).header_suffix(), "90");
             assert_ne!(Window::Seconds(90).id(), Window::Seconds(91).id());
         }
