@@ -8,10 +8,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-const CRATES: [(&str, &str); 3] = [
+const CRATES: [(&str, &str); 4] = [
     ("rate-limit", "rate_limit"),
     ("latency-metrics", "latency_metrics"),
     ("abi-probe", "abi_probe"),
+    ("noop", "noop"),
 ];
 
 fn main() {

@@ -96,9 +96,12 @@ async fn perform(req: &CallRequest) -> Result<CallResult, (FailureKind, String)>
     let addr = addrs
         .next()
         .ok_or((FailureKind::ResolverFailure, req.target.clone()))?;
-    let stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| (FailureKind::BrokenConnection, format!("connect {addr}: {e}")))?;
+    let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+        (
+            FailureKind::BrokenConnection,
+            format!("connect {addr}: {e}"),
+        )
+    })?;
     let _ = stream.set_nodelay(true);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -127,7 +130,10 @@ async fn perform(req: &CallRequest) -> Result<CallResult, (FailureKind, String)>
         .await
         .map_err(|e| (FailureKind::BrokenConnection, e.to_string()))?
         .to_bytes();
-    let mut headers = vec![(":status".to_string(), parts.status.as_str().as_bytes().to_vec())];
+    let mut headers = vec![(
+        ":status".to_string(),
+        parts.status.as_str().as_bytes().to_vec(),
+    )];
     for (k, v) in &parts.headers {
         headers.push((k.as_str().to_string(), v.as_bytes().to_vec()));
     }

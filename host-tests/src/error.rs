@@ -34,7 +34,9 @@ pub enum HostError {
     Broken { plugin: String, detail: String },
 
     /// A stream stayed paused: the plugin never continued it nor answered.
-    #[error("stream paused by plugin `{plugin}` in {phase} was never resumed within {waited_ms} ms")]
+    #[error(
+        "stream paused by plugin `{plugin}` in {phase} was never resumed within {waited_ms} ms"
+    )]
     Stalled {
         plugin: String,
         phase: &'static str,

@@ -137,16 +137,18 @@ impl MetricStore {
     /// A metric's value by name, for assertions.
     pub fn value(&self, name: &str) -> Option<MetricValue> {
         let ms = self.inner.lock().ok()?;
-        ms.iter()
-            .find(|m| m.name == name)
-            .map(|m| m.value.clone())
+        ms.iter().find(|m| m.name == name).map(|m| m.value.clone())
     }
 
     /// Every metric, by name.
     pub fn all(&self) -> Vec<(String, MetricValue)> {
         self.inner
             .lock()
-            .map(|ms| ms.iter().map(|m| (m.name.clone(), m.value.clone())).collect())
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| (m.name.clone(), m.value.clone()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

@@ -108,7 +108,8 @@ impl NodeBuilder {
 
     /// An Envoy cluster the plugins may call by name.
     pub fn cluster(mut self, name: &str, host_port: &str) -> Self {
-        self.clusters.insert(name.to_string(), host_port.to_string());
+        self.clusters
+            .insert(name.to_string(), host_port.to_string());
         self
     }
 
@@ -151,7 +152,9 @@ impl NodeBuilder {
                     .worker_threads(1)
                     .enable_all()
                     .build()
-                    .map_err(|e| HostError::Usage(format!("cannot start the callout runtime: {e}")))?;
+                    .map_err(|e| {
+                        HostError::Usage(format!("cannot start the callout runtime: {e}"))
+                    })?;
                 let h = rt.handle().clone();
                 (Some(rt), h)
             }

@@ -94,10 +94,13 @@ pub fn engine() -> &'static Engine {
     })
 }
 
+/// A module file's version: its path, modification time and length.
+type FileVersion = (PathBuf, SystemTime, u64);
+
 /// Compiles a module once per file version: tests load the same plugin
 /// into many nodes and workers.
 pub fn compile(name: &str, path: &Path) -> Result<Module, HostError> {
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, SystemTime, u64), Module>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<HashMap<FileVersion, Module>>> = OnceLock::new();
     let load_err = |message: String| HostError::Load {
         plugin: name.to_string(),
         message,
@@ -113,9 +116,14 @@ pub fn compile(name: &str, path: &Path) -> Result<Module, HostError> {
     if let Some(m) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
         return Ok(m);
     }
-    let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read {}: {e}", path.display())))?;
-    let module = Module::new(engine(), &bytes)
-        .map_err(|e| load_err(format!("{} is not a valid wasm module: {e:#}", path.display())))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| load_err(format!("cannot read {}: {e}", path.display())))?;
+    let module = Module::new(engine(), &bytes).map_err(|e| {
+        load_err(format!(
+            "{} is not a valid wasm module: {e:#}",
+            path.display()
+        ))
+    })?;
     if let Ok(mut c) = cache.lock() {
         c.insert(key, module.clone());
     }

@@ -118,6 +118,10 @@ pub struct HostState {
     pub events: Sender<WorkerEvent>,
     /// Set by `proxy_done`.
     pub done_called: bool,
+    /// The plugin's memory and allocator, looked up once after
+    /// instantiation (every host call that returns data uses them).
+    pub memory: Option<wasmtime::Memory>,
+    pub alloc: Option<wasmtime::TypedFunc<i32, i32>>,
 }
 
 impl HostState {

@@ -248,12 +248,21 @@ impl Worker {
         let has_trailers = !request.trailers.is_empty();
         // ngx_wasm_module never sets end_of_stream in the header phases.
         let headers_eos = !kong && !has_body && !has_trailers;
-        let body_visible = !(kong && request.body.len() > crate::hostcalls::buffers::KONG_VISIBLE_BODY_LIMIT);
+        let body_visible =
+            !(kong && request.body.len() > crate::hostcalls::buffers::KONG_VISIBLE_BODY_LIMIT);
 
         let mut flow = Flow::Continue;
         'request: for &(p, ctx) in ctxs {
             let n = lock(stream)?.request_headers.len() as i32;
-            flow = self.phase(p, ctx, stream, "proxy_on_request_headers", Phase::RequestHeaders, &[n, i32::from(headers_eos)], true)?;
+            flow = self.phase(
+                p,
+                ctx,
+                stream,
+                "proxy_on_request_headers",
+                Phase::RequestHeaders,
+                &[n, i32::from(headers_eos)],
+                true,
+            )?;
             if !matches!(flow, Flow::Continue) {
                 break 'request;
             }
@@ -261,7 +270,15 @@ impl Worker {
         if matches!(flow, Flow::Continue) && has_body && body_visible {
             for &(p, ctx) in ctxs {
                 let len = lock(stream)?.request_body.len() as i32;
-                flow = self.phase(p, ctx, stream, "proxy_on_request_body", Phase::RequestBody, &[len, i32::from(!has_trailers)], true)?;
+                flow = self.phase(
+                    p,
+                    ctx,
+                    stream,
+                    "proxy_on_request_body",
+                    Phase::RequestBody,
+                    &[len, i32::from(!has_trailers)],
+                    true,
+                )?;
                 if !matches!(flow, Flow::Continue) {
                     break;
                 }
@@ -270,7 +287,15 @@ impl Worker {
         if matches!(flow, Flow::Continue) && has_trailers {
             for &(p, ctx) in ctxs {
                 let n = lock(stream)?.request_trailers.len() as i32;
-                flow = self.phase(p, ctx, stream, "proxy_on_request_trailers", Phase::RequestTrailers, &[n], true)?;
+                flow = self.phase(
+                    p,
+                    ctx,
+                    stream,
+                    "proxy_on_request_trailers",
+                    Phase::RequestTrailers,
+                    &[n],
+                    true,
+                )?;
                 if !matches!(flow, Flow::Continue) {
                     break;
                 }
@@ -329,13 +354,24 @@ impl Worker {
         };
         let (resp_body, resp_trailers) = {
             let st = lock(stream)?;
-            (!st.response_body.is_empty(), !st.response_trailers.is_empty())
+            (
+                !st.response_body.is_empty(),
+                !st.response_trailers.is_empty(),
+            )
         };
         let resp_eos = !kong && !resp_body && !resp_trailers;
         let mut rflow = Flow::Continue;
         for &(p, ctx) in &order {
             let n = lock(stream)?.response_headers.len() as i32;
-            rflow = self.phase(p, ctx, stream, "proxy_on_response_headers", Phase::ResponseHeaders, &[n, i32::from(resp_eos)], false)?;
+            rflow = self.phase(
+                p,
+                ctx,
+                stream,
+                "proxy_on_response_headers",
+                Phase::ResponseHeaders,
+                &[n, i32::from(resp_eos)],
+                false,
+            )?;
             if !matches!(rflow, Flow::Continue) {
                 break;
             }
@@ -343,7 +379,15 @@ impl Worker {
         if matches!(rflow, Flow::Continue) && resp_body {
             for &(p, ctx) in &order {
                 let len = lock(stream)?.response_body.len() as i32;
-                rflow = self.phase(p, ctx, stream, "proxy_on_response_body", Phase::ResponseBody, &[len, i32::from(!resp_trailers)], false)?;
+                rflow = self.phase(
+                    p,
+                    ctx,
+                    stream,
+                    "proxy_on_response_body",
+                    Phase::ResponseBody,
+                    &[len, i32::from(!resp_trailers)],
+                    false,
+                )?;
                 if !matches!(rflow, Flow::Continue) {
                     break;
                 }
@@ -352,7 +396,15 @@ impl Worker {
         if matches!(rflow, Flow::Continue) && resp_trailers {
             for &(p, ctx) in &order {
                 let n = lock(stream)?.response_trailers.len() as i32;
-                rflow = self.phase(p, ctx, stream, "proxy_on_response_trailers", Phase::ResponseTrailers, &[n], false)?;
+                rflow = self.phase(
+                    p,
+                    ctx,
+                    stream,
+                    "proxy_on_response_trailers",
+                    Phase::ResponseTrailers,
+                    &[n],
+                    false,
+                )?;
                 if !matches!(rflow, Flow::Continue) {
                     break;
                 }
@@ -405,13 +457,21 @@ impl Worker {
                 if st.local_response.is_some() && !had_local {
                     return Ok(Flow::Local);
                 }
-                let resumed = if request_side { st.resume_request } else { st.resume_response };
+                let resumed = if request_side {
+                    st.resume_request
+                } else {
+                    st.resume_response
+                };
                 if action == Action::Continue || resumed {
                     return Ok(Flow::Continue);
                 }
             }
             if started.elapsed() > PAUSE_LIMIT {
-                let name = self.vms.get(plugin).map(|v| v.plugin.name.clone()).unwrap_or_default();
+                let name = self
+                    .vms
+                    .get(plugin)
+                    .map(|v| v.plugin.name.clone())
+                    .unwrap_or_default();
                 return Err(HostError::Stalled {
                     plugin: name,
                     phase: callback,
@@ -437,11 +497,18 @@ fn lock(stream: &StreamRef) -> Result<std::sync::MutexGuard<'_, StreamData>, Hos
 fn local_response_headers(local: &LocalResponse) -> Pairs {
     let mut h = vec![(":status".to_string(), local.status.to_string().into_bytes())];
     h.extend(local.headers.iter().cloned());
-    h.push(("content-length".to_string(), local.body.len().to_string().into_bytes()));
+    h.push((
+        "content-length".to_string(),
+        local.body.len().to_string().into_bytes(),
+    ));
     h
 }
 
-fn exchange(stream: &StreamRef, upstream_request: Option<UpstreamRequest>, closed: bool) -> Result<Exchange, HostError> {
+fn exchange(
+    stream: &StreamRef,
+    upstream_request: Option<UpstreamRequest>,
+    closed: bool,
+) -> Result<Exchange, HostError> {
     let st = lock(stream)?;
     let status = find(&st.response_headers, ":status")
         .and_then(|s| s.parse().ok())
@@ -496,7 +563,10 @@ fn initial_stream(worker: &Worker, req: &Request) -> StreamData {
     match profile {
         HostProfile::Envoy => {
             p.set("request.host", Value::Str(req.authority.clone()));
-            p.set("source.address", Value::Str(format!("{}:{}", bracket(&req.client_ip), req.client_port)));
+            p.set(
+                "source.address",
+                Value::Str(format!("{}:{}", bracket(&req.client_ip), req.client_port)),
+            );
             p.set("destination.address", Value::Str("127.0.0.1:8000".into()));
             p.set("destination.port", Value::Int(8000));
             if let Some(r) = &req.route_name {

@@ -68,6 +68,8 @@ impl Vm {
                 foreign_args: Vec::new(),
                 events,
                 done_called: false,
+                memory: None,
+                alloc: None,
             },
         );
         let instance = linker
@@ -76,18 +78,34 @@ impl Vm {
         if instance.get_memory(&mut store, "memory").is_none() {
             return Err(load_err("the module exports no `memory`".into()));
         }
-        if instance.get_func(&mut store, "proxy_abi_version_0_2_1").is_none() {
+        if instance
+            .get_func(&mut store, "proxy_abi_version_0_2_1")
+            .is_none()
+        {
             return Err(load_err(
                 "the module does not export `proxy_abi_version_0_2_1`: it was not built for proxy-wasm ABI v0.2.1".into(),
             ));
         }
-        if instance.get_func(&mut store, "proxy_on_memory_allocate").is_none()
+        if instance
+            .get_func(&mut store, "proxy_on_memory_allocate")
+            .is_none()
             && instance.get_func(&mut store, "malloc").is_none()
         {
             return Err(load_err(
                 "the module exports neither `proxy_on_memory_allocate` nor `malloc`".into(),
             ));
         }
+        let memory = instance.get_memory(&mut store, "memory");
+        let alloc = ["proxy_on_memory_allocate", "malloc"]
+            .iter()
+            .find_map(|name| instance.get_typed_func::<i32, i32>(&mut store, name).ok());
+        if alloc.is_none() {
+            return Err(load_err(
+                "the allocation export has the wrong signature (expected (i32) -> i32)".into(),
+            ));
+        }
+        store.data_mut().memory = memory;
+        store.data_mut().alloc = alloc;
         let mut vm = Vm {
             store,
             instance,
@@ -96,7 +114,11 @@ impl Vm {
             broken: None,
         };
         // A WASI reactor exports `_initialize`; a command exports `_start`.
-        let init = if vm.has("_initialize") { "_initialize" } else { "_start" };
+        let init = if vm.has("_initialize") {
+            "_initialize"
+        } else {
+            "_start"
+        };
         vm.call(init, Phase::Start, ROOT_CONTEXT_ID, &[])?;
         vm.call(
             "proxy_on_context_create",
@@ -137,15 +159,31 @@ impl Vm {
         self.instance.get_func(&mut self.store, export).is_some()
     }
 
-    fn call_bool(&mut self, name: &'static str, phase: Phase, size: i32) -> Result<Option<bool>, HostError> {
+    fn call_bool(
+        &mut self,
+        name: &'static str,
+        phase: Phase,
+        size: i32,
+    ) -> Result<Option<bool>, HostError> {
         Ok(self
-            .call(name, phase, ROOT_CONTEXT_ID, &[Val::I32(ROOT_CONTEXT_ID as i32), Val::I32(size)])?
+            .call(
+                name,
+                phase,
+                ROOT_CONTEXT_ID,
+                &[Val::I32(ROOT_CONTEXT_ID as i32), Val::I32(size)],
+            )?
             .map(|v| v != 0))
     }
 
     /// Calls an export if the plugin has it; `None` when it has not or it
     /// returns nothing. A trap takes the VM out of service.
-    pub fn call(&mut self, name: &str, phase: Phase, context: u32, args: &[Val]) -> Result<Option<i32>, HostError> {
+    pub fn call(
+        &mut self,
+        name: &str,
+        phase: Phase,
+        context: u32,
+        args: &[Val],
+    ) -> Result<Option<i32>, HostError> {
         if let Some(detail) = &self.broken {
             return Err(HostError::Broken {
                 plugin: self.plugin.name.clone(),
@@ -165,7 +203,11 @@ impl Vm {
         if let Err(e) = func.call(&mut self.store, args, &mut results) {
             // The wasm backtrace, without the host's own native stack.
             let full = format!("{e:?}");
-            let detail = full.split("\n\nStack backtrace:").next().unwrap_or(&full).to_string();
+            let detail = full
+                .split("\n\nStack backtrace:")
+                .next()
+                .unwrap_or(&full)
+                .to_string();
             self.broken = Some(format!("{name}: {e}"));
             return Err(HostError::Trap {
                 plugin: self.plugin.name.clone(),
@@ -195,7 +237,13 @@ impl Vm {
     }
 
     /// Calls a stream callback that returns an action.
-    pub fn stream_call(&mut self, name: &str, phase: Phase, ctx: u32, args: &[i32]) -> Result<Action, HostError> {
+    pub fn stream_call(
+        &mut self,
+        name: &str,
+        phase: Phase,
+        ctx: u32,
+        args: &[i32],
+    ) -> Result<Action, HostError> {
         let mut vals = vec![Val::I32(ctx as i32)];
         vals.extend(args.iter().map(|a| Val::I32(*a)));
         Ok(match self.call(name, phase, ctx, &vals)? {
@@ -210,7 +258,14 @@ impl Vm {
         let r = self
             .call("proxy_on_log", Phase::Log, ctx, std::slice::from_ref(&c))
             .and_then(|_| self.call("proxy_on_done", Phase::Done, ctx, std::slice::from_ref(&c)))
-            .and_then(|_| self.call("proxy_on_delete", Phase::Delete, ctx, std::slice::from_ref(&c)));
+            .and_then(|_| {
+                self.call(
+                    "proxy_on_delete",
+                    Phase::Delete,
+                    ctx,
+                    std::slice::from_ref(&c),
+                )
+            });
         self.store.data_mut().streams.remove(&ctx);
         r.map(|_| ())
     }
@@ -224,7 +279,14 @@ impl Vm {
         if ctx != ROOT_CONTEXT_ID && !self.store.data().streams.contains_key(&ctx) {
             return Ok(());
         }
-        if result.status.is_none() && self.store.data().node.profile.failed_callout_has_dispatch_status() {
+        if result.status.is_none()
+            && self
+                .store
+                .data()
+                .node
+                .profile
+                .failed_callout_has_dispatch_status()
+        {
             let reason = result
                 .failure
                 .as_deref()

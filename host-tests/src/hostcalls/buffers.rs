@@ -24,9 +24,7 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             finish((|| {
                 let whole = buffer_bytes(&c, kind)?;
                 let start = (start as u32 as usize).min(whole.len());
-                let end = start
-                    .saturating_add(max as u32 as usize)
-                    .min(whole.len());
+                let end = start.saturating_add(max as u32 as usize).min(whole.len());
                 let slice = whole[start..end].to_vec();
                 return_bytes(&mut c, &slice, ret_data, ret_size)
             })())
@@ -46,10 +44,22 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
     linker.func_wrap(
         "env",
         "proxy_set_buffer_bytes",
-        |mut c: Call<'_>, kind: i32, start: i32, size: i32, data: i32, len: i32| -> wasmtime::Result<i32> {
+        |mut c: Call<'_>,
+         kind: i32,
+         start: i32,
+         size: i32,
+         data: i32,
+         len: i32|
+         -> wasmtime::Result<i32> {
             finish((|| {
                 let bytes = read(&mut c, data, len)?;
-                set_buffer(&mut c, kind, start as u32 as usize, size as u32 as usize, &bytes)
+                set_buffer(
+                    &mut c,
+                    kind,
+                    start as u32 as usize,
+                    size as u32 as usize,
+                    &bytes,
+                )
             })())
         },
     )?;
@@ -88,7 +98,13 @@ fn buffer_bytes(c: &Call<'_>, kind: i32) -> Result<Vec<u8>, Fail> {
     }
 }
 
-fn set_buffer(c: &mut Call<'_>, kind: i32, start: usize, size: usize, bytes: &[u8]) -> Result<(), Fail> {
+fn set_buffer(
+    c: &mut Call<'_>,
+    kind: i32,
+    start: usize,
+    size: usize,
+    bytes: &[u8],
+) -> Result<(), Fail> {
     let s = c.data();
     let profile = s.node.profile;
     match kind {

@@ -34,7 +34,9 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
         |c: Call<'_>, kind: i32| -> wasmtime::Result<i32> {
             finish((|| {
                 if c.data().node.profile.traps_on_unsupported_calls() {
-                    return Err(trap("NYI - \"proxy_close_stream\" (ngx_wasm_module traps here)"));
+                    return Err(trap(
+                        "NYI - \"proxy_close_stream\" (ngx_wasm_module traps here)",
+                    ));
                 }
                 if !(stream::HTTP_REQUEST..=stream::UPSTREAM).contains(&kind) {
                     return Err(Fail::Status(Status::BadArgument));
@@ -81,15 +83,19 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             })())
         },
     )?;
-    linker.func_wrap("env", "proxy_done", |mut c: Call<'_>| -> wasmtime::Result<i32> {
-        finish((|| {
-            if c.data().node.profile.traps_on_unsupported_calls() {
-                return Err(trap("NYI - \"proxy_done\" (ngx_wasm_module traps here)"));
-            }
-            c.data_mut().done_called = true;
-            Ok(())
-        })())
-    })?;
+    linker.func_wrap(
+        "env",
+        "proxy_done",
+        |mut c: Call<'_>| -> wasmtime::Result<i32> {
+            finish((|| {
+                if c.data().node.profile.traps_on_unsupported_calls() {
+                    return Err(trap("NYI - \"proxy_done\" (ngx_wasm_module traps here)"));
+                }
+                c.data_mut().done_called = true;
+                Ok(())
+            })())
+        },
+    )?;
     linker.func_wrap(
         "env",
         "proxy_set_effective_context",
@@ -111,7 +117,10 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
         |mut c: Call<'_>, ret_code: i32, ret_data: i32, ret_size: i32| -> wasmtime::Result<i32> {
             finish((|| {
                 let (code, msg) = match &c.data().call_response {
-                    Some(r) => (r.status.unwrap_or(0) as u32, r.failure.clone().unwrap_or_default()),
+                    Some(r) => (
+                        r.status.unwrap_or(0) as u32,
+                        r.failure.clone().unwrap_or_default(),
+                    ),
                     None => return Err(Fail::Status(Status::NotFound)),
                 };
                 write_u32(&mut c, ret_code, code)?;

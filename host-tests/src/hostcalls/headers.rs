@@ -47,7 +47,13 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
     linker.func_wrap(
         "env",
         "proxy_get_header_map_value",
-        |mut c: Call<'_>, kind: i32, kp: i32, kl: i32, ret_data: i32, ret_size: i32| -> wasmtime::Result<i32> {
+        |mut c: Call<'_>,
+         kind: i32,
+         kp: i32,
+         kl: i32,
+         ret_data: i32,
+         ret_size: i32|
+         -> wasmtime::Result<i32> {
             finish((|| {
                 let key = read_str(&mut c, kp, kl)?;
                 let value = with_map(&mut c, kind, |m| {
@@ -135,7 +141,11 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
 }
 
 /// Runs `f` on a read-only view of the map `kind`.
-fn with_map<T>(c: &mut Call<'_>, kind: i32, f: impl FnOnce(&Pairs) -> Result<T, Fail>) -> Result<T, Fail> {
+fn with_map<T>(
+    c: &mut Call<'_>,
+    kind: i32,
+    f: impl FnOnce(&Pairs) -> Result<T, Fail>,
+) -> Result<T, Fail> {
     let s = c.data();
     match kind {
         map::HTTP_CALL_RESPONSE_HEADERS | map::HTTP_CALL_RESPONSE_TRAILERS => {
@@ -167,7 +177,11 @@ fn with_map<T>(c: &mut Call<'_>, kind: i32, f: impl FnOnce(&Pairs) -> Result<T, 
 }
 
 /// Runs `f` on the mutable map `kind`; callout maps are read-only.
-fn with_mut_map<T>(c: &mut Call<'_>, kind: i32, f: impl FnOnce(&mut Pairs) -> Result<T, Fail>) -> Result<T, Fail> {
+fn with_mut_map<T>(
+    c: &mut Call<'_>,
+    kind: i32,
+    f: impl FnOnce(&mut Pairs) -> Result<T, Fail>,
+) -> Result<T, Fail> {
     let s = c.data();
     match kind {
         map::HTTP_REQUEST_HEADERS

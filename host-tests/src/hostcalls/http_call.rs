@@ -29,7 +29,8 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
                 let upstream = read_str(&mut c, up, ul)?;
                 let headers = deserialize_map(&read(&mut c, hp, hl)?).ok_or(Status::BadArgument)?;
                 let body = read(&mut c, bp, bl)?;
-                let _trailers = deserialize_map(&read(&mut c, tp, tl)?).ok_or(Status::BadArgument)?;
+                let _trailers =
+                    deserialize_map(&read(&mut c, tp, tl)?).ok_or(Status::BadArgument)?;
                 let req = build(&c, &upstream, headers, body, timeout as u32)?;
                 let s = c.data_mut();
                 let token = s.next_token;
@@ -69,7 +70,10 @@ fn build(
         if upstream.is_empty() || upstream.starts_with("unix:") {
             return Err(Fail::Status(Status::BadArgument));
         }
-        if upstream.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        if upstream
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
             upstream.to_string()
         } else {
             format!("{upstream}:80")

@@ -36,6 +36,9 @@ pub fn finish(r: Result<(), Fail>) -> wasmtime::Result<i32> {
 }
 
 fn memory(caller: &mut Caller<'_, HostState>) -> Result<wasmtime::Memory, Fail> {
+    if let Some(m) = caller.data().memory {
+        return Ok(m);
+    }
     match caller.get_export("memory") {
         Some(Extern::Memory(m)) => Ok(m),
         _ => Err(Fail::Trap(wasmtime::format_err!(
@@ -87,6 +90,13 @@ pub fn write_u64(caller: &mut Caller<'_, HostState>, ptr: i32, v: u64) -> Result
 /// Allocates `size` bytes in the plugin through its allocation export
 /// (`proxy_on_memory_allocate`, or `malloc` for older SDKs).
 pub fn allocate(caller: &mut Caller<'_, HostState>, size: usize) -> Result<i32, Fail> {
+    if let Some(alloc) = caller.data().alloc.clone() {
+        let ptr = alloc.call(&mut *caller, size as i32).map_err(Fail::Trap)?;
+        if ptr == 0 && size > 0 {
+            return Err(Fail::Status(Status::InternalFailure));
+        }
+        return Ok(ptr);
+    }
     let func = ["proxy_on_memory_allocate", "malloc"]
         .iter()
         .find_map(|name| caller.get_export(name).and_then(Extern::into_func))

@@ -30,7 +30,9 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
                 if node.profile.traps_on_unsupported_calls()
                     && node.metrics.kind(id as u32) == Some(MetricType::Gauge)
                 {
-                    return Err(trap("attempt to increment a gauge (ngx_wasm_module traps here)"));
+                    return Err(trap(
+                        "attempt to increment a gauge (ngx_wasm_module traps here)",
+                    ));
                 }
                 node.metrics.increment(id as u32, offset).map_err(misuse)
             })())
@@ -40,7 +42,13 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
         "env",
         "proxy_record_metric",
         |c: Call<'_>, id: i32, value: i64| -> wasmtime::Result<i32> {
-            finish(c.data().node.metrics.record(id as u32, value as u64).map_err(misuse))
+            finish(
+                c.data()
+                    .node
+                    .metrics
+                    .record(id as u32, value as u64)
+                    .map_err(misuse),
+            )
         },
     )?;
     linker.func_wrap(
@@ -52,7 +60,9 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
                 if node.profile.traps_on_unsupported_calls()
                     && node.metrics.kind(id as u32) == Some(MetricType::Histogram)
                 {
-                    return Err(trap("attempt to get a histogram (ngx_wasm_module traps here)"));
+                    return Err(trap(
+                        "attempt to get a histogram (ngx_wasm_module traps here)",
+                    ));
                 }
                 let v = node.metrics.get(id as u32).map_err(misuse)?;
                 write_u64(&mut c, ret, v)

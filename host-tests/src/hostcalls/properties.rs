@@ -11,7 +11,12 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
     linker.func_wrap(
         "env",
         "proxy_get_property",
-        |mut c: Call<'_>, pp: i32, pl: i32, ret_data: i32, ret_size: i32| -> wasmtime::Result<i32> {
+        |mut c: Call<'_>,
+         pp: i32,
+         pl: i32,
+         ret_data: i32,
+         ret_size: i32|
+         -> wasmtime::Result<i32> {
             finish((|| {
                 let path = dotted_path(&read(&mut c, pp, pl)?);
                 let value = lookup(&c, &path)?;
@@ -56,11 +61,13 @@ fn lookup(c: &Call<'_>, path: &str) -> Result<Vec<u8>, Fail> {
         // Envoy has no stream info in a root context: the attribute is
         // simply not there. ngx_wasm_module answers with an error, which
         // makes the Rust SDK's `get_property` panic.
-        return Err(Fail::Status(if profile.refuses_request_properties_outside_requests() {
-            Status::InternalFailure
-        } else {
-            Status::NotFound
-        }));
+        return Err(Fail::Status(
+            if profile.refuses_request_properties_outside_requests() {
+                Status::InternalFailure
+            } else {
+                Status::NotFound
+            },
+        ));
     }
     if absent_in(profile, path) {
         return Err(Fail::Status(Status::NotFound));

@@ -11,7 +11,13 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
     linker.func_wrap(
         "env",
         "proxy_get_shared_data",
-        |mut c: Call<'_>, kp: i32, kl: i32, ret_data: i32, ret_size: i32, ret_cas: i32| -> wasmtime::Result<i32> {
+        |mut c: Call<'_>,
+         kp: i32,
+         kl: i32,
+         ret_data: i32,
+         ret_size: i32,
+         ret_cas: i32|
+         -> wasmtime::Result<i32> {
             finish((|| {
                 let key = read_str(&mut c, kp, kl)?;
                 require_zone(&c)?;
@@ -60,7 +66,9 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
         |mut c: Call<'_>, vp: i32, vl: i32, np: i32, nl: i32, ret: i32| -> wasmtime::Result<i32> {
             finish((|| {
                 if c.data().node.profile.traps_on_unsupported_calls() {
-                    return Err(trap("NYI - \"proxy_resolve_shared_queue\" (ngx_wasm_module traps here)"));
+                    return Err(trap(
+                        "NYI - \"proxy_resolve_shared_queue\" (ngx_wasm_module traps here)",
+                    ));
                 }
                 let vm_id = read_str(&mut c, vp, vl)?;
                 let name = read_str(&mut c, np, nl)?;

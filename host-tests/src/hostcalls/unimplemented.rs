@@ -21,9 +21,19 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
     linker.func_wrap(
         "env",
         "proxy_grpc_call",
-        |c: Call<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32, _: i32| {
-            refuse(&c, "proxy_grpc_call")
-        },
+        |c: Call<'_>,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32,
+         _: i32| { refuse(&c, "proxy_grpc_call") },
     )?;
     linker.func_wrap(
         "env",
@@ -32,11 +42,17 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             refuse(&c, "proxy_grpc_stream")
         },
     )?;
-    linker.func_wrap("env", "proxy_grpc_send", |c: Call<'_>, _: i32, _: i32, _: i32, _: i32| {
-        refuse(&c, "proxy_grpc_send")
+    linker.func_wrap(
+        "env",
+        "proxy_grpc_send",
+        |c: Call<'_>, _: i32, _: i32, _: i32, _: i32| refuse(&c, "proxy_grpc_send"),
+    )?;
+    linker.func_wrap("env", "proxy_grpc_cancel", |c: Call<'_>, _: i32| {
+        refuse(&c, "proxy_grpc_cancel")
     })?;
-    linker.func_wrap("env", "proxy_grpc_cancel", |c: Call<'_>, _: i32| refuse(&c, "proxy_grpc_cancel"))?;
-    linker.func_wrap("env", "proxy_grpc_close", |c: Call<'_>, _: i32| refuse(&c, "proxy_grpc_close"))?;
+    linker.func_wrap("env", "proxy_grpc_close", |c: Call<'_>, _: i32| {
+        refuse(&c, "proxy_grpc_close")
+    })?;
     linker.func_wrap(
         "env",
         "proxy_call_foreign_function",

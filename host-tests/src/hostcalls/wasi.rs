@@ -44,7 +44,11 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
                     let len = i32::from_le_bytes([iov[4], iov[5], iov[6], iov[7]]);
                     out.extend(read(&mut c, ptr, len)?);
                 }
-                let level = if fd == 1 { LogLevel::Info } else { LogLevel::Error };
+                let level = if fd == 1 {
+                    LogLevel::Info
+                } else {
+                    LogLevel::Error
+                };
                 let text = String::from_utf8_lossy(&out);
                 let text = text.trim_end_matches('\n');
                 if !text.is_empty() {
@@ -54,24 +58,44 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             })())
         },
     )?;
-    linker.func_wrap(M, "fd_read", |_: Call<'_>, _: i32, _: i32, _: i32, _: i32| Ok(BADF))?;
+    linker.func_wrap(
+        M,
+        "fd_read",
+        |_: Call<'_>, _: i32, _: i32, _: i32, _: i32| Ok(BADF),
+    )?;
     linker.func_wrap(M, "fd_close", |_: Call<'_>, _: i32| Ok(BADF))?;
-    linker.func_wrap(M, "fd_seek", |_: Call<'_>, _: i32, _: i64, _: i32, _: i32| Ok(BADF))?;
-    linker.func_wrap(M, "fd_fdstat_get", |mut c: Call<'_>, fd: i32, ret: i32| -> wasmtime::Result<i32> {
-        if fd != 1 && fd != 2 {
-            return Ok(BADF);
-        }
-        // filetype CHARACTER_DEVICE (2), no flags, rights: fd_write only.
-        let mut stat = [0u8; 24];
-        stat[0] = 2;
-        stat[8..16].copy_from_slice(&(1u64 << 6).to_le_bytes());
-        errno(write(&mut c, ret, &stat))
-    })?;
+    linker.func_wrap(
+        M,
+        "fd_seek",
+        |_: Call<'_>, _: i32, _: i64, _: i32, _: i32| Ok(BADF),
+    )?;
+    linker.func_wrap(
+        M,
+        "fd_fdstat_get",
+        |mut c: Call<'_>, fd: i32, ret: i32| -> wasmtime::Result<i32> {
+            if fd != 1 && fd != 2 {
+                return Ok(BADF);
+            }
+            // filetype CHARACTER_DEVICE (2), no flags, rights: fd_write only.
+            let mut stat = [0u8; 24];
+            stat[0] = 2;
+            stat[8..16].copy_from_slice(&(1u64 << 6).to_le_bytes());
+            errno(write(&mut c, ret, &stat))
+        },
+    )?;
     linker.func_wrap(M, "fd_prestat_get", |_: Call<'_>, _: i32, _: i32| Ok(BADF))?;
-    linker.func_wrap(M, "fd_prestat_dir_name", |_: Call<'_>, _: i32, _: i32, _: i32| Ok(NOTSUP))?;
-    linker.func_wrap(M, "args_sizes_get", |mut c: Call<'_>, argc: i32, size: i32| -> wasmtime::Result<i32> {
-        errno(write_u32(&mut c, argc, 0).and_then(|_| write_u32(&mut c, size, 0)))
-    })?;
+    linker.func_wrap(
+        M,
+        "fd_prestat_dir_name",
+        |_: Call<'_>, _: i32, _: i32, _: i32| Ok(NOTSUP),
+    )?;
+    linker.func_wrap(
+        M,
+        "args_sizes_get",
+        |mut c: Call<'_>, argc: i32, size: i32| -> wasmtime::Result<i32> {
+            errno(write_u32(&mut c, argc, 0).and_then(|_| write_u32(&mut c, size, 0)))
+        },
+    )?;
     linker.func_wrap(M, "args_get", |_: Call<'_>, _: i32, _: i32| Ok(SUCCESS))?;
     linker.func_wrap(
         M,
@@ -79,7 +103,10 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
         |mut c: Call<'_>, count: i32, size: i32| -> wasmtime::Result<i32> {
             let env = environ(&c);
             let total: usize = env.iter().map(|e| e.len() + 1).sum();
-            errno(write_u32(&mut c, count, env.len() as u32).and_then(|_| write_u32(&mut c, size, total as u32)))
+            errno(
+                write_u32(&mut c, count, env.len() as u32)
+                    .and_then(|_| write_u32(&mut c, size, total as u32)),
+            )
         },
     )?;
     linker.func_wrap(
@@ -111,21 +138,37 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             errno(write_u64(&mut c, ret, now))
         },
     )?;
-    linker.func_wrap(M, "clock_res_get", |mut c: Call<'_>, _id: i32, ret: i32| -> wasmtime::Result<i32> {
-        errno(write_u64(&mut c, ret, 1))
-    })?;
-    linker.func_wrap(M, "random_get", |mut c: Call<'_>, buf: i32, len: i32| -> wasmtime::Result<i32> {
-        let mut bytes = vec![0u8; len.max(0) as usize];
-        if getrandom::fill(&mut bytes).is_err() {
-            return Ok(FAULT);
-        }
-        errno(write(&mut c, buf, &bytes))
-    })?;
+    linker.func_wrap(
+        M,
+        "clock_res_get",
+        |mut c: Call<'_>, _id: i32, ret: i32| -> wasmtime::Result<i32> {
+            errno(write_u64(&mut c, ret, 1))
+        },
+    )?;
+    linker.func_wrap(
+        M,
+        "random_get",
+        |mut c: Call<'_>, buf: i32, len: i32| -> wasmtime::Result<i32> {
+            let mut bytes = vec![0u8; len.max(0) as usize];
+            if getrandom::fill(&mut bytes).is_err() {
+                return Ok(FAULT);
+            }
+            errno(write(&mut c, buf, &bytes))
+        },
+    )?;
     linker.func_wrap(M, "sched_yield", |_: Call<'_>| Ok(SUCCESS))?;
-    linker.func_wrap(M, "poll_oneoff", |_: Call<'_>, _: i32, _: i32, _: i32, _: i32| Ok(NOTSUP))?;
-    linker.func_wrap(M, "proc_exit", |_: Call<'_>, code: i32| -> wasmtime::Result<()> {
-        Err(wasmtime::format_err!("the plugin called proc_exit({code})"))
-    })?;
+    linker.func_wrap(
+        M,
+        "poll_oneoff",
+        |_: Call<'_>, _: i32, _: i32, _: i32, _: i32| Ok(NOTSUP),
+    )?;
+    linker.func_wrap(
+        M,
+        "proc_exit",
+        |_: Call<'_>, code: i32| -> wasmtime::Result<()> {
+            Err(wasmtime::format_err!("the plugin called proc_exit({code})"))
+        },
+    )?;
     Ok(())
 }
 

@@ -57,7 +57,12 @@ pub fn collect(config: &RateLimitConfig, names: &PropertyNames) -> CollectedFact
     if config.needs_service_name() {
         facts.service_name = first_answer(&SERVICE_PROPERTIES, &names.service);
     }
-    facts.path = host::request_header(":path");
-    facts.host = host::request_header(":authority").or_else(|| host::request_header("host"));
+    // Each host call costs on every request: read only what is used.
+    if config.needs_path() {
+        facts.path = host::request_header(":path");
+    }
+    if config.needs_host() {
+        facts.host = host::request_header(":authority").or_else(|| host::request_header("host"));
+    }
     facts
 }

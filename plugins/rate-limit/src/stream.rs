@@ -24,14 +24,14 @@ pub struct RateLimitStream {
     ready: Rc<Ready>,
     /// Headers to add to the upstream's response (empty when hidden or
     /// when this plugin answered the request itself).
-    headers: Vec<(String, String)>,
+    headers: HeaderBuf,
 }
 
 impl RateLimitStream {
     pub fn new(ready: Rc<Ready>) -> RateLimitStream {
         RateLimitStream {
             ready,
-            headers: Vec::new(),
+            headers: HeaderBuf::default(),
         }
     }
 }
@@ -74,12 +74,12 @@ impl HttpContext for RateLimitStream {
             );
             match outcome {
                 Outcome::Decided(decision) => {
-                    write_headers(&decision, rule, config.header_mode(), buf);
                     if decision.allowed {
                         ready.metrics.allowed();
-                        self.headers = buf.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+                        write_headers(&decision, rule, config.header_mode(), &mut self.headers);
                         return Action::Continue;
                     }
+                    write_headers(&decision, rule, config.header_mode(), buf);
                     ready.metrics.rejected();
                     let mut headers: Vec<(&str, &str)> = vec![("content-type", REJECTION_CONTENT_TYPE)];
                     headers.extend(buf.iter());
@@ -115,9 +115,10 @@ impl HttpContext for RateLimitStream {
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
         // Hosts also run this phase for a local response; ours carried its
         // headers already, and `headers` is empty then.
-        for (name, value) in self.headers.drain(..) {
-            host::add_response_header(&name, &value);
+        for (name, value) in self.headers.iter() {
+            host::add_response_header(name, value);
         }
+        self.headers.clear();
         Action::Continue
     }
 }

@@ -338,6 +338,23 @@ impl RateLimitConfig {
         self.rules.iter().any(|r| r.matcher().route_name.is_some())
     }
 
+    /// Whether a rule matches on the path or a key uses it: else the plugin
+    /// need not read `:path` at all.
+    pub fn needs_path(&self) -> bool {
+        self.rules.iter().any(|r| r.matcher().path_prefix.is_some())
+            || self.all_rules().any(|r| {
+                r.key()
+                    .parts
+                    .iter()
+                    .any(|p| matches!(p, KeyPart::Path { .. }))
+            })
+    }
+
+    /// Whether a rule matches on the host.
+    pub fn needs_host(&self) -> bool {
+        self.rules.iter().any(|r| r.matcher().host.is_some())
+    }
+
     /// Whether any key uses the service name.
     pub fn needs_service_name(&self) -> bool {
         self.all_rules()
