@@ -20,6 +20,7 @@ pub mod node;
 pub mod plugin;
 pub mod profile;
 pub mod properties;
+pub mod services;
 pub mod shared_data;
 pub mod state;
 pub mod stream;

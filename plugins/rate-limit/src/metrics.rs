@@ -11,6 +11,7 @@ pub struct Metrics {
     rejected: Option<u32>,
     table_full: Option<u32>,
     store_errors: Option<u32>,
+    sync_failures: Option<u32>,
 }
 
 fn counter(name: &str) -> Option<u32> {
@@ -24,6 +25,7 @@ impl Metrics {
             rejected: counter("rate_limit_rejected_total"),
             table_full: counter("rate_limit_table_full_total"),
             store_errors: counter("rate_limit_store_errors_total"),
+            sync_failures: counter("rate_limit_sync_failures_total"),
         }
     }
 
@@ -44,6 +46,11 @@ impl Metrics {
     /// A new key found every candidate slot held by live keys.
     pub fn table_full(&self) {
         Self::bump(self.table_full);
+    }
+
+    /// A callout to Webdis failed, timed out or was answered with an error.
+    pub fn sync_failure(&self) {
+        Self::bump(self.sync_failures);
     }
 
     /// Shared data refused a read or write (other than a CAS mismatch).

@@ -8,7 +8,7 @@ use crate::stream::RateLimitStream;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, Status};
-use shared::ratelimit::{Policy, RateLimitConfig};
+use shared::ratelimit::{Policy, RateLimitConfig, SyncRate};
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 
@@ -74,9 +74,13 @@ impl RootContext for RateLimitRoot {
                 return false;
             }
         };
-        if let Policy::Cluster { .. } = config.policy() {
+        if let Policy::Cluster {
+            sync_rate: SyncRate::EveryMs(_),
+            ..
+        } = config.policy()
+        {
             log::error!(
-                "rate-limit: invalid configuration: `policy`: \"cluster\"/\"redis\" is not available in this build; use \"local\""
+                "rate-limit: invalid configuration: `sync_rate`: batched sync is not available in this build; use -1 (strict)"
             );
             return false;
         }
