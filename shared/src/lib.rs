@@ -17,4 +17,5 @@ macro_rules! both_targets_test {
     };
 }
 
+pub mod cluster;
 pub mod ratelimit;

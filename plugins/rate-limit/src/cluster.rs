@@ -138,11 +138,19 @@ pub fn read_reply(body_size: usize, expected: usize) -> SyncReply {
     decode_sync_reply(status, &body, expected)
 }
 
+const HEALTH_KEY: &str = "rl:cluster-health";
+
+/// Whether the last sync said the cluster store is failing (read by
+/// requests only when `fault_tolerant` is false).
+pub fn is_failing() -> bool {
+    matches!(host::shared_get(HEALTH_KEY), Ok(Some((v, _))) if v == b"failing")
+}
+
 /// Keeps the cluster's health in shared data so that, of all workers, only
 /// the one that sees the change logs it: once per incident, not per
 /// request.
 pub fn note_health(ok: bool, detail: &str) {
-    const KEY: &str = "rl:cluster-health";
+    const KEY: &str = HEALTH_KEY;
     let want: &[u8] = if ok { b"ok" } else { b"failing" };
     let Ok(current) = host::shared_get(KEY) else { return };
     let (was, cas) = match &current {

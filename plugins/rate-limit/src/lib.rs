@@ -5,6 +5,7 @@
 //! request facts, asks `shared` for a decision and acts on it. Host calls go
 //! through [`host`], which never unwraps a host status.
 
+mod batched;
 mod cluster;
 mod facts;
 mod host;

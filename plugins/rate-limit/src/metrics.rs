@@ -12,6 +12,7 @@ pub struct Metrics {
     table_full: Option<u32>,
     store_errors: Option<u32>,
     sync_failures: Option<u32>,
+    sync_backlog_full: Option<u32>,
 }
 
 fn counter(name: &str) -> Option<u32> {
@@ -26,6 +27,7 @@ impl Metrics {
             table_full: counter("rate_limit_table_full_total"),
             store_errors: counter("rate_limit_store_errors_total"),
             sync_failures: counter("rate_limit_sync_failures_total"),
+            sync_backlog_full: counter("rate_limit_sync_backlog_full_total"),
         }
     }
 
@@ -51,6 +53,12 @@ impl Metrics {
     /// A callout to Webdis failed, timed out or was answered with an error.
     pub fn sync_failure(&self) {
         Self::bump(self.sync_failures);
+    }
+
+    /// A slot could not be queued for the next sync (the dirty lists are
+    /// full): its increments stay counted on this node only.
+    pub fn sync_backlog_full(&self) {
+        Self::bump(self.sync_backlog_full);
     }
 
     /// Shared data refused a read or write (other than a CAS mismatch).

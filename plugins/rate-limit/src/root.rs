@@ -8,7 +8,9 @@ use crate::stream::RateLimitStream;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, Status};
-use shared::ratelimit::{Policy, RateLimitConfig, SyncRate};
+use shared::ratelimit::{Policy, RateLimitConfig, SyncRate, WindowType};
+use std::time::Duration;
+use crate::batched;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 
@@ -33,9 +35,17 @@ pub struct Ready {
 #[derive(Default)]
 pub struct RateLimitRoot {
     ready: Option<Rc<Ready>>,
+    /// Batched cluster mode: this worker's syncer and the interval.
+    sync: Option<(batched::Syncer, u64)>,
 }
 
-impl Context for RateLimitRoot {}
+impl Context for RateLimitRoot {
+    fn on_http_call_response(&mut self, token: u32, _: usize, body_size: usize, _: usize) {
+        if let (Some(ready), Some((syncer, _))) = (&self.ready, &mut self.sync) {
+            syncer.on_response(ready, token, body_size);
+        }
+    }
+}
 
 fn random_u64() -> u64 {
     // std's RandomState is seeded from WASI `random_get`.
@@ -75,14 +85,23 @@ impl RootContext for RateLimitRoot {
             }
         };
         if let Policy::Cluster {
-            sync_rate: SyncRate::EveryMs(_),
+            sync_rate: SyncRate::EveryMs(ms),
             ..
         } = config.policy()
         {
-            log::error!(
-                "rate-limit: invalid configuration: `sync_rate`: batched sync is not available in this build; use -1 (strict)"
-            );
-            return false;
+            let sliding = config
+                .rules()
+                .iter()
+                .chain(config.default_rule())
+                .any(|r| r.window_type() == WindowType::Sliding);
+            if sliding {
+                log::error!(
+                    "rate-limit: invalid configuration: `window_type`: \"sliding\" needs `sync_rate: -1` with the cluster policy (batched sync counts fixed windows)"
+                );
+                return false;
+            }
+            let _ = hostcalls::set_tick_period(Duration::from_millis((*ms).max(1)));
+            self.sync = Some((batched::Syncer::new(random_u64() | 1), *ms));
         }
         let probe = format!("rl:cas-probe:{:016x}", random_u64());
         let create = host::detect_create_cas(&probe);
@@ -104,6 +123,12 @@ impl RootContext for RateLimitRoot {
             names: PropertyNames::default(),
         }));
         true
+    }
+
+    fn on_tick(&mut self) {
+        if let (Some(ready), Some((syncer, ms))) = (&self.ready, &mut self.sync) {
+            syncer.tick(ready, *ms);
+        }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {

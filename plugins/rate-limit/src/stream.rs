@@ -2,6 +2,7 @@
 //! mode, when the callout answers), then add the rate-limit headers to the
 //! upstream's response.
 
+use crate::batched::{self, Counted};
 use crate::cluster::{self, Strict};
 use crate::facts;
 use crate::host;
@@ -129,7 +130,7 @@ impl RateLimitStream {
     }
 }
 
-fn rule_of(config: &shared::ratelimit::RateLimitConfig, index: u32) -> Option<&shared::ratelimit::Rule> {
+pub(crate) fn rule_of(config: &shared::ratelimit::RateLimitConfig, index: u32) -> Option<&shared::ratelimit::Rule> {
     config
         .rules()
         .get(index as usize)
@@ -214,7 +215,28 @@ impl HttpContext for RateLimitStream {
                     Err(s) => self.cluster_failed(rule_index, &key, now, &format!("dispatch to `{}` refused: {s:?}", proxy.upstream)),
                 }
             }
-            _ => self.count_locally(rule_index, &key, now),
+            Policy::Cluster {
+                sync_rate: SyncRate::EveryMs(_),
+                ..
+            } => {
+                if !config.fault_tolerant() && cluster::is_failing() {
+                    return self.fault();
+                }
+                let table = ready.table.wrapping_add(rule_index);
+                match batched::count(&ready, table, rule, &key, now) {
+                    Counted::Decided(decision) => self.conclude(rule_index, &decision),
+                    Counted::TableFull => {
+                        ready.metrics.table_full();
+                        Action::Continue
+                    }
+                    Counted::StoreFailed(status) => {
+                        ready.metrics.store_error();
+                        log::error!("rate-limit: shared data failed: {status:?}");
+                        self.fault()
+                    }
+                }
+            }
+            Policy::Local => self.count_locally(rule_index, &key, now),
         }
     }
 

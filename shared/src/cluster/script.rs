@@ -1,0 +1,106 @@
+//! The one Lua script the cluster policy runs in Redis, for batched and strict mode alike.
+//!
+//! ```text
+//! KEYS[1]        the batch marker (<key_prefix>:batch:<id>; unused when ARGV[1] is 0)
+//! KEYS[2..n+1]   the counters
+//! ARGV[1]        the marker's TTL in ms, or 0 for no marker
+//! ARGV[2i]       the increment of KEYS[i+1] (0: only read it; a missing key reads 0 and is not created)
+//! ARGV[2i+1]     the TTL in ms of KEYS[i+1], set when this call creates it
+//! returns        a flat array of n integers: each counter's total after the call, in KEYS order
+//! ```
+//!
+//! The reply is a flat array of integers with no nil, because Webdis's `.raw` form drops nils
+//! (keeping the `*n` count) and turns integers inside arrays into bulk strings; see
+//! [`reply`](super::reply).
+//!
+//! **All or nothing.** Every check that can fail (argument count, numbers, a key that holds no
+//! integer) runs before the first write, so an error reply means nothing was applied. Numbers
+//! are at most 15 digits so Lua's doubles hold them exactly, and they are passed to Redis as the
+//! strings they arrived as (Lua 5.1 would print a large double as `1e+15`).
+//!
+//! **Exactly once across retries.** A batch carries an id. The script sets its marker with
+//! `SET NX PX`: if the marker already exists, this batch was applied by an earlier call whose
+//! reply was lost (a timeout), so the script only reads and returns the totals. Re-sending the
+//! same batch (same id, same increments) after an unknown outcome is therefore always safe; see
+//! [`pending`](super::pending). The marker lives as long as the longest counter TTL in the
+//! batch: after that every counter it touched has expired, and re-applying it could only
+//! re-create counters of windows that are over.
+//!
+//! Redis Cluster is not supported: the keys of one call may hash to different slots.
+
+/// The script text, sent by `SCRIPT LOAD` and by the `EVAL` fallback.
+pub const SCRIPT: &str = concat!(
+    "-- gateway-wasm rate-limit sync v1\n",
+    "-- KEYS[1]: batch marker; KEYS[2..n+1]: counters.\n",
+    "-- ARGV[1]: marker TTL ms (0: no marker); ARGV[2i], ARGV[2i+1]: increment and TTL ms of KEYS[i+1].\n",
+    "-- Returns a flat array of n integers: each counter's total after this call.\n",
+    "local n = #KEYS - 1\n",
+    "if n < 0 or #ARGV ~= 2 * n + 1 then\n",
+    "  return redis.error_reply('ERR rate-limit sync: bad argument count')\n",
+    "end\n",
+    "for i = 1, #ARGV do\n",
+    "  if not string.match(ARGV[i], '^%d+$') or string.len(ARGV[i]) > 15 then\n",
+    "    return redis.error_reply('ERR rate-limit sync: bad number')\n",
+    "  end\n",
+    "end\n",
+    "local cur = {}\n",
+    "for i = 1, n do\n",
+    "  local v = redis.call('GET', KEYS[i + 1])\n",
+    "  if v and not string.match(v, '^%-?%d+$') then\n",
+    "    return redis.error_reply('ERR rate-limit sync: not a counter: ' .. KEYS[i + 1])\n",
+    "  end\n",
+    "  cur[i] = v\n",
+    "end\n",
+    "local apply = true\n",
+    "if ARGV[1] ~= '0' then\n",
+    "  apply = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) ~= false\n",
+    "end\n",
+    "local out = {}\n",
+    "for i = 1, n do\n",
+    "  local inc = ARGV[2 * i]\n",
+    "  if apply and inc ~= '0' then\n",
+    "    out[i] = redis.call('INCRBY', KEYS[i + 1], inc)\n",
+    "    if not cur[i] then\n",
+    "      redis.call('PEXPIRE', KEYS[i + 1], ARGV[2 * i + 1])\n",
+    "    end\n",
+    "  else\n",
+    "    out[i] = tonumber(cur[i] or '0')\n",
+    "  end\n",
+    "end\n",
+    "return out"
+);
+
+/// The SHA-1 of [`SCRIPT`] in lower-case hex, as `EVALSHA` names it (checked by a test against
+/// [`sha1_hex`](super::sha1::sha1_hex) and what a real `SCRIPT LOAD` returned).
+pub const SCRIPT_SHA1: &str = "c0ff87b19e8515d9e7fb0083d98e3fdb30e42320";
+
+/// The largest increment or TTL the script accepts (15 digits).
+pub const MAX_SCRIPT_NUMBER: u64 = 999_999_999_999_999;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::sha1::sha1_hex;
+
+    both_targets_test! {
+        fn script_sha1_is_the_digest_of_the_script_text() {
+            assert_eq!(sha1_hex(SCRIPT.as_bytes()), SCRIPT_SHA1);
+        }
+    }
+
+    both_targets_test! {
+        fn script_has_no_trailing_newline_so_printf_and_sha1sum_agree() {
+            // `printf %s "$script" | sha1sum` strips trailing newlines; keep the text that way.
+            assert!(!SCRIPT.ends_with('\n'));
+            assert!(SCRIPT.starts_with("-- gateway-wasm rate-limit sync v1\n"));
+        }
+    }
+
+    both_targets_test! {
+        fn every_error_return_comes_before_the_first_write() {
+            let first_write = SCRIPT.find("redis.call('SET'").unwrap_or(0);
+            let last_error = SCRIPT.rfind("error_reply").unwrap_or(usize::MAX);
+            assert!(first_write > 0 && last_error < first_write);
+        }
+    }
+}
