@@ -183,8 +183,18 @@ impl Webdis {
         });
         let path = dir.join("webdis.json");
         write(&path, config.to_string().as_bytes())?;
+        let mut w = Webdis {
+            port,
+            dir,
+            child: None,
+        };
+        w.spawn()?;
+        Ok(w)
+    }
+
+    fn spawn(&mut self) -> Result<(), ServiceError> {
         let mut child = Command::new("webdis")
-            .arg(&path)
+            .arg(self.dir.join("webdis.json"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -192,12 +202,15 @@ impl Webdis {
                 what: "webdis".into(),
                 detail: e.to_string(),
             })?;
-        wait_listening(port, "webdis", &mut child)?;
-        Ok(Webdis {
-            port,
-            dir,
-            child: Some(child),
-        })
+        wait_listening(self.port, "webdis", &mut child)?;
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) -> Result<(), ServiceError> {
+        self.kill();
+        self.spawn()
     }
 
     /// `127.0.0.1:<port>`: what a Kong-style callout names.

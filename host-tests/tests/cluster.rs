@@ -143,3 +143,148 @@ fn garbage_from_the_proxy_is_handled_and_counted() {
         Some(host_tests::metrics::MetricValue::Counter(3))
     );
 }
+
+// ---- batched mode (sync_rate > 0) ----
+
+fn batched_node(webdis: &str, limit: &str, sync_ms: u64, clock: Clock) -> (Node, PluginId) {
+    let mut n = Node::builder(HostProfile::Kong).workers(2).clock(clock).build().unwrap();
+    let config = format!(
+        r#"{{{limit}, "limit_by": "ip", "policy": "cluster", "sync_rate": {},
+            "redis_proxy": {{"upstream": "{webdis}", "timeout_ms": 1000}}}}"#,
+        sync_ms as f64 / 1000.0
+    );
+    let id = n.load(Plugin::new("rate_limit", RATE_LIMIT).config(config)).unwrap();
+    (n, id)
+}
+
+fn redis_total(redis: &Redis) -> u64 {
+    let keys = redis.command(&["KEYS", "ratelimit:0:*"]).unwrap();
+    let key = keys.lines().find(|l| l.starts_with("ratelimit:")).map(str::to_string);
+    match key {
+        Some(k) => {
+            let v = redis.command(&["GET", &k]).unwrap();
+            v.lines().nth(1).and_then(|l| l.parse().ok()).unwrap_or(0)
+        }
+        None => 0,
+    }
+}
+
+#[test]
+fn batched_mode_holds_five_a_minute_within_the_documented_bound() {
+    let s = stack();
+    let interval = 100;
+    let mut nodes: Vec<_> = (0..3)
+        .map(|_| batched_node(&s.webdis.addr(), r#""minute": 5"#, interval, Clock::virtual_at_ms(T0_MS + 1_000)))
+        .collect();
+    let mut allowed = 0u64;
+    // One request every 20 ms, round robin: each node sees one per 60 ms.
+    for i in 0..60 {
+        for (n, _) in nodes.iter_mut() {
+            n.advance_ms(20).unwrap();
+            n.settle(Duration::from_secs(5)).unwrap();
+        }
+        let (n, id) = &mut nodes[i % 3];
+        allowed += u64::from(n.worker(i).run(&[*id], get(), |_| Response::ok()).unwrap().status == 200);
+    }
+    let rate_per_node = 1000 / 60 + 1;
+    let bound = shared::cluster::overshoot_bound(3, rate_per_node, interval);
+    eprintln!("batched seed: allowed {allowed} of 60, limit 5, bound +{bound}");
+    assert!(allowed >= 5, "{allowed}");
+    assert!(allowed <= 5 + bound, "allowed {allowed} > 5 + {bound}");
+    assert_eq!(redis_total(&s.redis), allowed, "every allowed request reached Redis once");
+}
+
+#[test]
+fn two_thousand_requests_at_full_speed_stay_within_the_bound() {
+    let s = stack();
+    let interval = 100;
+    let limit = 200u64;
+    let mut nodes: Vec<_> = (0..3)
+        .map(|_| batched_node(&s.webdis.addr(), &format!(r#""hour": {limit}"#), interval, Clock::Real))
+        .collect();
+    let mut seed = 0x9e37_79b9_u64;
+    let mut allowed = 0u64;
+    let start = std::time::Instant::now();
+    for _ in 0..2000 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let (n, id) = &mut nodes[(seed % 3) as usize];
+        let w = n.worker((seed >> 8) as usize % 2);
+        allowed += u64::from(w.run(&[*id], get(), |_| Response::ok()).unwrap().status == 200);
+        w.fire_due_ticks().unwrap();
+        w.process_events(None).unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate_per_node = (2000.0 / 3.0 / secs).ceil() as u64;
+    let bound = shared::cluster::overshoot_bound_with_latency(3, rate_per_node, interval, 10);
+    eprintln!(
+        "2000 requests in {secs:.2} s ({rate_per_node}/s per node): allowed {allowed}, limit {limit}, overshoot {}, bound {bound}",
+        allowed.saturating_sub(limit)
+    );
+    assert!(allowed >= limit);
+    assert!(allowed - limit <= bound, "overshoot {} > bound {bound}", allowed - limit);
+    for (n, _) in nodes.iter_mut() {
+        std::thread::sleep(Duration::from_millis(2 * interval));
+        for w in n.workers_mut() {
+            w.fire_due_ticks().unwrap();
+        }
+        n.settle(Duration::from_secs(5)).unwrap();
+    }
+    assert_eq!(redis_total(&s.redis), allowed, "nothing lost, nothing counted twice");
+}
+
+#[test]
+fn a_webdis_outage_loses_no_increment_and_counts_none_twice() {
+    let mut s = stack();
+    let (mut n, id) = batched_node(&s.webdis.addr(), r#""hour": 1000"#, 100, Clock::virtual_at_ms(T0_MS + 1_000));
+    let mut sent = 0;
+    let mut burst = |n: &mut Node, k: usize| {
+        for i in 0..k {
+            assert_eq!(n.worker(i).run(&[id], get(), |_| Response::ok()).unwrap().status, 200);
+            sent += 1;
+        }
+    };
+    burst(&mut n, 10);
+    n.advance_ms(100).unwrap();
+    n.settle(Duration::from_secs(5)).unwrap();
+    assert_eq!(redis_total(&s.redis), 10);
+    s.webdis.kill();
+    burst(&mut n, 7);
+    for _ in 0..3 {
+        n.advance_ms(100).unwrap();
+        n.settle(Duration::from_secs(5)).unwrap();
+    }
+    let failures = n.metrics().value("rate_limit_sync_failures_total");
+    assert!(matches!(failures, Some(host_tests::metrics::MetricValue::Counter(c)) if c >= 1), "{failures:?}");
+    s.webdis.restart().unwrap();
+    burst(&mut n, 5);
+    for _ in 0..3 {
+        n.advance_ms(100).unwrap();
+        n.settle(Duration::from_secs(5)).unwrap();
+    }
+    assert_eq!(redis_total(&s.redis), sent as u64, "every increment landed exactly once");
+}
+
+#[test]
+fn batched_sync_survives_a_redis_restart() {
+    let mut s = stack();
+    let (mut n, id) = batched_node(&s.webdis.addr(), r#""hour": 1000"#, 100, Clock::virtual_at_ms(T0_MS + 1_000));
+    for i in 0..3 {
+        n.worker(i).run(&[id], get(), |_| Response::ok()).unwrap();
+    }
+    n.advance_ms(100).unwrap();
+    n.settle(Duration::from_secs(5)).unwrap();
+    s.redis.restart().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..4 {
+        n.worker(i).run(&[id], get(), |_| Response::ok()).unwrap();
+    }
+    for _ in 0..5 {
+        n.advance_ms(100).unwrap();
+        n.settle(Duration::from_secs(5)).unwrap();
+    }
+    // The restarted Redis lost its data and its script: EVAL re-loaded it
+    // and the new increments are there.
+    assert_eq!(redis_total(&s.redis), 4);
+}

@@ -281,6 +281,7 @@ impl Syncer {
     /// The timer: if this worker holds (or takes) the lease and has no
     /// call in flight, send everything marked.
     pub fn tick(&mut self, ready: &Ready, interval_ms: u64) {
+        log::debug!("rate-limit: tick, {} call(s) in flight", self.calls.len());
         if !self.calls.is_empty() {
             return;
         }
@@ -305,6 +306,7 @@ impl Syncer {
             return;
         };
         let dirty = take_dirty(ready.create);
+        log::debug!("rate-limit: sync: {} slot(s) to send", dirty.len());
         // Retries go out under their old batch id; new increments under a
         // fresh id per call of at most MAX_KEYS_PER_CALL counters.
         let mut groups: HashMap<u64, (Vec<SyncItem>, Vec<Target>)> = HashMap::new();

@@ -45,7 +45,10 @@ pub fn detect_create_cas(probe_key: &str) -> CreateCas {
 pub fn shared_get(key: &str) -> Result<Option<(Vec<u8>, u32)>, Status> {
     match hostcalls::get_shared_data(key) {
         Ok((Some(v), cas)) => Ok(Some((v, cas.unwrap_or(0)))),
-        Ok((None, _)) => Ok(None),
+        // An empty value comes back as no bytes but with a cas: the key
+        // exists (a missing key has no cas).
+        Ok((None, Some(cas))) => Ok(Some((Vec::new(), cas))),
+        Ok((None, None)) => Ok(None),
         Err(s) => Err(s),
     }
 }
