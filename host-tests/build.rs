@@ -18,14 +18,26 @@ const CRATES: [(&str, &str); 4] = [
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let root = manifest.parent().map(PathBuf::from).unwrap_or_default();
-    for dir in ["plugins", "shared", "host-tests/fixtures", "Cargo.toml", "Cargo.lock"] {
+    for dir in [
+        "plugins",
+        "shared",
+        "host-tests/fixtures",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let target_dir = root.join("target").join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip1", "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "--target-dir",
+        ])
         .arg(&target_dir);
     for (krate, _) in CRATES {
         cmd.args(["-p", krate]);

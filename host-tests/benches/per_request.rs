@@ -19,7 +19,11 @@ fn measure(profile: HostProfile, name: &str, wasm: &str, config: &str, distinct_
     let id = node.load(Plugin::new(name, wasm).config(config)).unwrap();
     let w = node.worker(0);
     let req = |i: u32| {
-        let ip = if distinct_keys { format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255) } else { "10.0.0.1".to_string() };
+        let ip = if distinct_keys {
+            format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255)
+        } else {
+            "10.0.0.1".to_string()
+        };
         Request::get("/bench").route("bench").client(&ip, 1000)
     };
     for i in 0..10_000 {
@@ -39,14 +43,29 @@ fn main() {
     println!("per-request cost, {REQUESTS} requests each (ns/request, ratio to the no-op filter)");
     for profile in HostProfile::ALL {
         let base = measure(profile, "noop", noop, "", false);
-        println!("{:>6} noop filter                        {base:>9.0} ns  1.00x", profile.name());
+        println!(
+            "{:>6} noop filter                        {base:>9.0} ns  1.00x",
+            profile.name()
+        );
         let cases = [
-            ("rate-limit local, one client", r#"{"second": 1000000000, "limit_by": "ip"}"#, false),
-            ("rate-limit local, distinct clients", r#"{"second": 1000000000, "limit_by": "ip"}"#, true),
+            (
+                "rate-limit local, one client",
+                r#"{"second": 1000000000, "limit_by": "ip"}"#,
+                false,
+            ),
+            (
+                "rate-limit local, distinct clients",
+                r#"{"second": 1000000000, "limit_by": "ip"}"#,
+                true,
+            ),
         ];
         for (label, config, distinct) in cases {
             let t = measure(profile, "rate_limit", rl, config, distinct);
-            println!("{:>6} {label:<35} {t:>9.0} ns  {:.2}x", profile.name(), t / base);
+            println!(
+                "{:>6} {label:<35} {t:>9.0} ns  {:.2}x",
+                profile.name(),
+                t / base
+            );
         }
     }
 }

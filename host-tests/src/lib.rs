@@ -13,6 +13,7 @@ pub mod abi;
 pub mod callouts;
 pub mod clock;
 pub mod error;
+pub mod gateway;
 pub mod hostcalls;
 pub mod logs;
 pub mod metrics;

@@ -52,6 +52,15 @@ impl LogStore {
             .unwrap_or_default()
     }
 
+    /// Takes every line so far, leaving the store empty: a long-running host
+    /// (the gateway) prints its lines and must not keep them all.
+    pub fn drain(&self) -> Vec<LogLine> {
+        self.lines
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+
     pub fn len(&self) -> usize {
         self.lines.lock().map(|l| l.len()).unwrap_or(0)
     }

@@ -98,7 +98,16 @@ impl Redis {
         let mut child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -136,7 +145,8 @@ impl Redis {
             detail: e.to_string(),
         };
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(fail)?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).map_err(fail)?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))
+            .map_err(fail)?;
         let mut req = format!("*{}\r\n", args.len());
         for a in args {
             req.push_str(&format!("${}\r\n{a}\r\n", a.len()));

@@ -82,7 +82,11 @@ fn serve(mut conn: TcpStream, delay: Duration) {
             let head = String::from_utf8_lossy(&buf[..end]).to_string();
             let len: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
                 match conn.read(&mut chunk) {
@@ -93,7 +97,11 @@ fn serve(mut conn: TcpStream, delay: Duration) {
             let first = head.lines().next().unwrap_or("").to_string();
             let host = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("host:").map(|v| v.trim().to_string()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("host:")
+                        .map(|v| v.trim().to_string())
+                })
                 .unwrap_or_default();
             thread::sleep(delay);
             let body = format!("{first} host={host}");

@@ -19,13 +19,14 @@
 
 use crate::cluster::{self, note_health};
 use crate::host::{self, CreateCas};
+use crate::local::Outcome;
 use crate::root::Ready;
 use proxy_wasm::types::Status;
 use shared::cluster::{
     counter_key, counter_ttl_ms, eval, evalsha, Endpoint, Lease, PendingEntry, SyncCall, SyncItem,
     SyncReply, MAX_KEYS_PER_CALL,
 };
-use shared::ratelimit::{apply, key_hash, probe_slots, Counter, Decision, Record, Rule, PROBES};
+use shared::ratelimit::{apply, key_hash, probe_slots, Counter, Record, Rule, PROBES};
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -56,7 +57,11 @@ impl Slot {
             .chunks_exact(PendingEntry::ENCODED_LEN)
             .map(PendingEntry::decode)
             .collect::<Option<Vec<_>>>()?;
-        Some(Slot { fingerprint, key, entries })
+        Some(Slot {
+            fingerprint,
+            key,
+            entries,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
@@ -75,9 +80,10 @@ impl Slot {
     /// No window of the slot can matter any more and nothing is owed to
     /// Redis for a live window.
     fn is_dead(&self, rule: &Rule, now_ms: u64) -> bool {
-        rule.limits().iter().zip(&self.entries).all(|(limit, e)| {
-            now_ms >= limit.window.next_start_ms(e.window_start_ms)
-        })
+        rule.limits()
+            .iter()
+            .zip(&self.entries)
+            .all(|(limit, e)| now_ms >= limit.window.next_start_ms(e.window_start_ms))
     }
 }
 
@@ -94,15 +100,8 @@ fn get_slot(name: &str, n: usize) -> Result<(Option<Slot>, Option<u32>), Status>
     })
 }
 
-/// What counting one request in batched mode gave.
-pub enum Counted {
-    Decided(Decision),
-    TableFull,
-    StoreFailed(Status),
-}
-
 /// Counts one request against the node's view of the cluster counts.
-pub fn count(ready: &Ready, table: u32, rule: &Rule, key: &[u8], now_ms: u64) -> Counted {
+pub fn count(ready: &Ready, table: u32, rule: &Rule, key: &[u8], now_ms: u64) -> Outcome {
     let fingerprint = key_hash(ready.seed, key);
     let probes = probe_slots(fingerprint, ready.config.local_slots());
     let limits = rule.limits();
@@ -113,7 +112,7 @@ pub fn count(ready: &Ready, table: u32, rule: &Rule, key: &[u8], now_ms: u64) ->
         for &slot in probes.as_slice().iter().take(PROBES) {
             let (current, cas) = match get_slot(&slot_name(table, slot), limits.len()) {
                 Ok(v) => v,
-                Err(s) => return Counted::StoreFailed(s),
+                Err(s) => return Outcome::StoreFailed(s),
             };
             match current {
                 Some(s) if s.fingerprint == fingerprint => {
@@ -131,7 +130,7 @@ pub fn count(ready: &Ready, table: u32, rule: &Rule, key: &[u8], now_ms: u64) ->
         let (slot, current, cas) = match (chosen, free) {
             (Some(c), _) => c,
             (None, Some((slot, cas))) => (slot, None, cas),
-            (None, None) => return Counted::TableFull,
+            (None, None) => return Outcome::TableFull,
         };
         let mut entries: Vec<PendingEntry> = limits
             .iter()
@@ -155,7 +154,7 @@ pub fn count(ready: &Ready, table: u32, rule: &Rule, key: &[u8], now_ms: u64) ->
         }
         let (decision, next) = apply(Some(&record), 1, now_ms, limits, rule.window_type(), 1);
         if next.is_none() {
-            return Counted::Decided(decision);
+            return Outcome::Decided(decision);
         }
         let mut newly_dirty = false;
         for e in &mut entries {
@@ -174,13 +173,13 @@ pub fn count(ready: &Ready, table: u32, rule: &Rule, key: &[u8], now_ms: u64) ->
                 if newly_dirty {
                     mark_dirty(ready, table, slot);
                 }
-                return Counted::Decided(decision);
+                return Outcome::Decided(decision);
             }
             Err(Status::CasMismatch) => continue,
-            Err(st) => return Counted::StoreFailed(st),
+            Err(st) => return Outcome::StoreFailed(st),
         }
     }
-    Counted::StoreFailed(Status::CasMismatch)
+    Outcome::StoreFailed(Status::CasMismatch)
 }
 
 fn dirty_name(shard: u32) -> String {
@@ -216,7 +215,9 @@ fn take_dirty(create: CreateCas) -> Vec<(u32, u32)> {
     for shard in 0..DIRTY_SHARDS {
         let name = dirty_name(shard);
         for _ in 0..MAX_ATTEMPTS {
-            let Ok(Some((list, cas))) = host::shared_get(&name) else { break };
+            let Ok(Some((list, cas))) = host::shared_get(&name) else {
+                break;
+            };
             if list.is_empty() {
                 break;
             }
@@ -295,7 +296,13 @@ impl Syncer {
             return;
         }
         let lease = Lease::taken(self.me, now, interval_ms.saturating_mul(3).max(1000));
-        if host::shared_set(LEASE_KEY, &lease.encode(), cas.unwrap_or(ready.create.value())).is_err() {
+        if host::shared_set(
+            LEASE_KEY,
+            &lease.encode(),
+            cas.unwrap_or(ready.create.value()),
+        )
+        .is_err()
+        {
             return;
         }
         self.send_dirty(ready, now);
@@ -315,28 +322,48 @@ impl Syncer {
         let mut buf = Vec::new();
         for (table, slot) in dirty {
             let rule_index = table.wrapping_sub(ready.table);
-            let Some(rule) = crate::stream::rule_of(&ready.config, rule_index) else { continue };
+            let Some(rule) = crate::stream::rule_of(&ready.config, rule_index) else {
+                continue;
+            };
             if fresh_count + rule.limits().len() > MAX_KEYS_PER_CALL {
                 fresh_id = self.batch_id();
                 fresh_count = 0;
             }
             let name = slot_name(table, slot);
             for _ in 0..MAX_ATTEMPTS {
-                let Ok((Some(mut s), Some(cas))) = get_slot(&name, rule.limits().len()) else { break };
+                let Ok((Some(mut s), Some(cas))) = get_slot(&name, rule.limits().len()) else {
+                    break;
+                };
                 let mut staged: Vec<(u64, SyncItem, Target)> = Vec::new();
                 for (i, (limit, e)) in rule.limits().iter().zip(s.entries.iter_mut()).enumerate() {
-                    if !e.has_unsynced() || now_ms >= limit.window.next_start_ms(e.window_start_ms) {
+                    if !e.has_unsynced() || now_ms >= limit.window.next_start_ms(e.window_start_ms)
+                    {
                         continue;
                     }
                     let send = e.begin_sync(fresh_id);
                     staged.push((
                         send.batch_id,
                         SyncItem {
-                            key: counter_key(&proxy.key_prefix, rule_index, limit.window, e.window_start_ms, &s.key),
+                            key: counter_key(
+                                &proxy.key_prefix,
+                                rule_index,
+                                limit.window,
+                                e.window_start_ms,
+                                &s.key,
+                            ),
                             increment: send.increment,
-                            ttl_ms: counter_ttl_ms(limit.window, rule.window_type(), e.window_start_ms),
+                            ttl_ms: counter_ttl_ms(
+                                limit.window,
+                                rule.window_type(),
+                                e.window_start_ms,
+                            ),
                         },
-                        Target { table, slot, fingerprint: s.fingerprint, limit: i },
+                        Target {
+                            table,
+                            slot,
+                            fingerprint: s.fingerprint,
+                            limit: i,
+                        },
                     ));
                 }
                 s.encode(&mut buf);
@@ -358,7 +385,12 @@ impl Syncer {
             }
         }
         for (batch_id, (items, targets)) in groups {
-            let call = Call { batch_id, items, targets, sent_eval: false };
+            let call = Call {
+                batch_id,
+                items,
+                targets,
+                sent_eval: false,
+            };
             self.dispatch(ready, call);
         }
     }
@@ -368,16 +400,29 @@ impl Syncer {
             return;
         };
         let endpoint = Endpoint::of(proxy);
-        let sc = SyncCall { key_prefix: &proxy.key_prefix, batch_id: call.batch_id, items: &call.items };
-        let built = if call.sent_eval { eval(&endpoint, &sc) } else { evalsha(&endpoint, &sc) };
-        let sent = built.map_err(|_| Status::BadArgument).and_then(|c| cluster::send(proxy, &c));
+        let sc = SyncCall {
+            key_prefix: &proxy.key_prefix,
+            batch_id: call.batch_id,
+            items: &call.items,
+        };
+        let built = if call.sent_eval {
+            eval(&endpoint, &sc)
+        } else {
+            evalsha(&endpoint, &sc)
+        };
+        let sent = built
+            .map_err(|_| Status::BadArgument)
+            .and_then(|c| cluster::send(proxy, &c));
         match sent {
             Ok(token) => {
                 self.calls.insert(token, call);
             }
             Err(s) => {
                 ready.metrics.sync_failure();
-                note_health(false, &format!("dispatch to `{}` refused: {s:?}", proxy.upstream));
+                note_health(
+                    false,
+                    &format!("dispatch to `{}` refused: {s:?}", proxy.upstream),
+                );
                 settle(ready, &call, None, true);
             }
         }
@@ -385,7 +430,9 @@ impl Syncer {
 
     /// A sync call's answer.
     pub fn on_response(&mut self, ready: &Ready, token: u32, body_size: usize) {
-        let Some(mut call) = self.calls.remove(&token) else { return };
+        let Some(mut call) = self.calls.remove(&token) else {
+            return;
+        };
         let reply = cluster::read_reply(body_size, call.items.len());
         match reply {
             SyncReply::Totals(totals) => {
@@ -412,14 +459,20 @@ fn settle(ready: &Ready, call: &Call, totals: Option<&[u64]>, not_applied: bool)
     let mut buf = Vec::new();
     for (i, t) in call.targets.iter().enumerate() {
         let rule_index = t.table.wrapping_sub(ready.table);
-        let Some(rule) = crate::stream::rule_of(&ready.config, rule_index) else { continue };
+        let Some(rule) = crate::stream::rule_of(&ready.config, rule_index) else {
+            continue;
+        };
         let name = slot_name(t.table, t.slot);
         for _ in 0..MAX_ATTEMPTS {
-            let Ok((Some(mut s), Some(cas))) = get_slot(&name, rule.limits().len()) else { break };
+            let Ok((Some(mut s), Some(cas))) = get_slot(&name, rule.limits().len()) else {
+                break;
+            };
             if s.fingerprint != t.fingerprint {
                 break;
             }
-            let Some(e) = s.entries.get_mut(t.limit) else { break };
+            let Some(e) = s.entries.get_mut(t.limit) else {
+                break;
+            };
             match totals.and_then(|ts| ts.get(i)) {
                 Some(total) => {
                     e.ack(call.batch_id, *total);

@@ -9,7 +9,7 @@ use shared::cluster::{
     counter_key, counter_ttl_ms, decode_sync_reply, eval, evalsha, Callout, Endpoint, SyncCall,
     SyncItem, SyncReply, MAX_REPLY_BYTES,
 };
-use shared::ratelimit::{apply, Counter, Decision, RedisProxy, Record, Rule, WindowType};
+use shared::ratelimit::{apply, Counter, Decision, Record, RedisProxy, Rule, WindowType};
 use std::time::Duration;
 
 /// A strict-mode request waiting for its callout.
@@ -91,20 +91,36 @@ impl Strict {
         let mut t = totals.iter();
         for (limit, counter) in rule.limits().iter().zip(record.counters_mut()) {
             let current = t.next().copied().unwrap_or(0);
-            let previous = if sliding { t.next().copied().unwrap_or(0) } else { 0 };
+            let previous = if sliding {
+                t.next().copied().unwrap_or(0)
+            } else {
+                0
+            };
             *counter = Counter {
                 window_start_ms: limit.window.start_ms(self.now_ms),
                 count: current.saturating_sub(1),
                 previous_count: previous,
             };
         }
-        apply(Some(&record), 1, self.now_ms, rule.limits(), rule.window_type(), 1).0
+        apply(
+            Some(&record),
+            1,
+            self.now_ms,
+            rule.limits(),
+            rule.window_type(),
+            1,
+        )
+        .0
     }
 }
 
 /// Dispatches a built callout to the configured upstream.
 pub fn send(proxy: &RedisProxy, callout: &Callout) -> Result<u32, Status> {
-    let headers: Vec<(&str, &str)> = callout.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let headers: Vec<(&str, &str)> = callout
+        .headers
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
     hostcalls::dispatch_http_call(
         &proxy.upstream,
         headers,
@@ -121,20 +137,29 @@ pub fn read_reply(body_size: usize, expected: usize) -> SyncReply {
     let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
-        .and_then(|v| std::str::from_utf8(&v).ok().and_then(|s| s.parse::<u16>().ok()))
+        .and_then(|v| {
+            std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse::<u16>().ok())
+        })
         .unwrap_or(0);
     if status == 0 {
-        let why = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":dispatch_status")
-            .ok()
-            .flatten()
-            .map(|v| String::from_utf8_lossy(&v).into_owned())
-            .unwrap_or_else(|| "no response".into());
+        let why =
+            hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":dispatch_status")
+                .ok()
+                .flatten()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+                .unwrap_or_else(|| "no response".into());
         return SyncReply::Malformed(format!("callout failed: {why}"));
     }
-    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size.min(MAX_REPLY_BYTES))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let body = hostcalls::get_buffer(
+        BufferType::HttpCallResponseBody,
+        0,
+        body_size.min(MAX_REPLY_BYTES),
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_default();
     decode_sync_reply(status, &body, expected)
 }
 
@@ -152,7 +177,9 @@ pub fn is_failing() -> bool {
 pub fn note_health(ok: bool, detail: &str) {
     const KEY: &str = HEALTH_KEY;
     let want: &[u8] = if ok { b"ok" } else { b"failing" };
-    let Ok(current) = host::shared_get(KEY) else { return };
+    let Ok(current) = host::shared_get(KEY) else {
+        return;
+    };
     let (was, cas) = match &current {
         Some((v, cas)) => (v.as_slice() == b"ok", *cas),
         None => (true, 0),
@@ -166,7 +193,9 @@ pub fn note_health(ok: bool, detail: &str) {
     };
     if flipped {
         if ok {
-            log::info!("rate-limit: Redis reachable again through Webdis; cluster counting resumed");
+            log::info!(
+                "rate-limit: Redis reachable again through Webdis; cluster counting resumed"
+            );
         } else {
             log::error!("rate-limit: cluster counter store failing ({detail}); deciding on this node's counters until it recovers");
         }

@@ -12,7 +12,10 @@ use shared::ratelimit::{
 /// every worker at once settles in a few rounds.
 const MAX_ATTEMPTS: u32 = 64;
 
-/// The outcome of counting one request.
+/// The outcome of counting one request (local or batched cluster mode).
+// Returned by value once per request: boxing the decision would allocate
+// on the request path.
+#[allow(clippy::large_enum_variant)]
 pub enum Outcome {
     Decided(Decision),
     /// Every candidate slot is held by another live key (see
@@ -74,7 +77,14 @@ pub fn count(
             SlotChoice::Owned { slot, record } => (slot, Some(record)),
             SlotChoice::Claim { slot } => (slot, None),
         };
-        let (decision, next) = apply(current.as_ref(), fingerprint, now_ms, limits, window_type, 1);
+        let (decision, next) = apply(
+            current.as_ref(),
+            fingerprint,
+            now_ms,
+            limits,
+            window_type,
+            1,
+        );
         let Some(next) = next else {
             // Rejected: nothing is counted, nothing to write.
             return Outcome::Decided(decision);

@@ -1,6 +1,7 @@
 //! The root context: configuration once, then a stream context per request
 //! sharing it.
 
+use crate::batched;
 use crate::facts::PropertyNames;
 use crate::host::{self, CreateCas};
 use crate::metrics::Metrics;
@@ -9,10 +10,9 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, Status};
 use shared::ratelimit::{Policy, RateLimitConfig, SyncRate, WindowType};
-use std::time::Duration;
-use crate::batched;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
+use std::time::Duration;
 
 /// The shared-data key of the node's hash seed: one per node, so every
 /// worker maps a client to the same slots, and unknown to clients, so they

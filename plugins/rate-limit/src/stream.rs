@@ -2,7 +2,7 @@
 //! mode, when the callout answers), then add the rate-limit headers to the
 //! upstream's response.
 
-use crate::batched::{self, Counted};
+use crate::batched;
 use crate::cluster::{self, Strict};
 use crate::facts;
 use crate::host;
@@ -87,6 +87,14 @@ impl RateLimitStream {
             ),
             Err(_) => Outcome::TableFull,
         });
+        self.act_on(rule_index, outcome)
+    }
+
+    /// Acts on a counted request: its decision, or the table-full and
+    /// store-failure policies.
+    fn act_on(&mut self, rule_index: u32, outcome: Outcome) -> Action {
+        let ready = self.ready.clone();
+        let config = &ready.config;
         match outcome {
             Outcome::Decided(decision) => self.conclude(rule_index, &decision),
             Outcome::TableFull => {
@@ -130,7 +138,10 @@ impl RateLimitStream {
     }
 }
 
-pub(crate) fn rule_of(config: &shared::ratelimit::RateLimitConfig, index: u32) -> Option<&shared::ratelimit::Rule> {
+pub(crate) fn rule_of(
+    config: &shared::ratelimit::RateLimitConfig,
+    index: u32,
+) -> Option<&shared::ratelimit::Rule> {
     config
         .rules()
         .get(index as usize)
@@ -138,7 +149,13 @@ pub(crate) fn rule_of(config: &shared::ratelimit::RateLimitConfig, index: u32) -
 }
 
 impl Context for RateLimitStream {
-    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _trailers: usize) {
+    fn on_http_call_response(
+        &mut self,
+        _token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
         let Some((rule_index, key, mut strict)) = self.waiting.take() else {
             return;
         };
@@ -165,7 +182,12 @@ impl Context for RateLimitStream {
                         self.waiting = Some((rule_index, key, strict));
                         return;
                     }
-                    Err(s) => self.cluster_failed(rule_index, &key, strict.now_ms, &format!("dispatch refused: {s:?}")),
+                    Err(s) => self.cluster_failed(
+                        rule_index,
+                        &key,
+                        strict.now_ms,
+                        &format!("dispatch refused: {s:?}"),
+                    ),
                 }
             }
             other => self.cluster_failed(rule_index, &key, strict.now_ms, &format!("{other:?}")),
@@ -206,13 +228,21 @@ impl HttpContext for RateLimitStream {
                 proxy,
                 sync_rate: SyncRate::Strict,
             } => {
-                let strict = Strict::new(cluster::items(&proxy.key_prefix, rule_index, rule, &key, now), now);
+                let strict = Strict::new(
+                    cluster::items(&proxy.key_prefix, rule_index, rule, &key, now),
+                    now,
+                );
                 match strict.dispatch(proxy) {
                     Ok(_) => {
                         self.waiting = Some((rule_index, key, strict));
                         Action::Pause
                     }
-                    Err(s) => self.cluster_failed(rule_index, &key, now, &format!("dispatch to `{}` refused: {s:?}", proxy.upstream)),
+                    Err(s) => self.cluster_failed(
+                        rule_index,
+                        &key,
+                        now,
+                        &format!("dispatch to `{}` refused: {s:?}", proxy.upstream),
+                    ),
                 }
             }
             Policy::Cluster {
@@ -223,18 +253,8 @@ impl HttpContext for RateLimitStream {
                     return self.fault();
                 }
                 let table = ready.table.wrapping_add(rule_index);
-                match batched::count(&ready, table, rule, &key, now) {
-                    Counted::Decided(decision) => self.conclude(rule_index, &decision),
-                    Counted::TableFull => {
-                        ready.metrics.table_full();
-                        Action::Continue
-                    }
-                    Counted::StoreFailed(status) => {
-                        ready.metrics.store_error();
-                        log::error!("rate-limit: shared data failed: {status:?}");
-                        self.fault()
-                    }
-                }
+                let outcome = batched::count(&ready, table, rule, &key, now);
+                self.act_on(rule_index, outcome)
             }
             Policy::Local => self.count_locally(rule_index, &key, now),
         }

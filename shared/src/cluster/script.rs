@@ -28,51 +28,39 @@
 //!
 //! Redis Cluster is not supported: the keys of one call may hash to different slots.
 
-/// The script text, sent by `SCRIPT LOAD` and by the `EVAL` fallback.
+/// The script text, sent by `SCRIPT LOAD` and by the `EVAL` fallback. Written compactly (the
+/// layout is documented above) so that, url-encoded, it stays near one TCP segment: see the
+/// Webdis quirk in [`webdis`](super::webdis).
 pub const SCRIPT: &str = concat!(
     "-- gateway-wasm rate-limit sync v1\n",
-    "-- KEYS[1]: batch marker; KEYS[2..n+1]: counters.\n",
-    "-- ARGV[1]: marker TTL ms (0: no marker); ARGV[2i], ARGV[2i+1]: increment and TTL ms of KEYS[i+1].\n",
-    "-- Returns a flat array of n integers: each counter's total after this call.\n",
-    "local n = #KEYS - 1\n",
-    "if n < 0 or #ARGV ~= 2 * n + 1 then\n",
-    "  return redis.error_reply('ERR rate-limit sync: bad argument count')\n",
+    "local n=#KEYS-1\n",
+    "if n<0 or #ARGV~=2*n+1 then return redis.error_reply('ERR rate-limit sync: bad argument count') end\n",
+    "for i=1,#ARGV do\n",
+    " if not string.match(ARGV[i],'^%d+$') or #ARGV[i]>15 then return redis.error_reply('ERR rate-limit sync: bad number') end\n",
     "end\n",
-    "for i = 1, #ARGV do\n",
-    "  if not string.match(ARGV[i], '^%d+$') or string.len(ARGV[i]) > 15 then\n",
-    "    return redis.error_reply('ERR rate-limit sync: bad number')\n",
-    "  end\n",
+    "local cur={}\n",
+    "for i=1,n do\n",
+    " local v=redis.call('GET',KEYS[i+1])\n",
+    " if v and not string.match(v,'^%-?%d+$') then return redis.error_reply('ERR rate-limit sync: not a counter: '..KEYS[i+1]) end\n",
+    " cur[i]=v\n",
     "end\n",
-    "local cur = {}\n",
-    "for i = 1, n do\n",
-    "  local v = redis.call('GET', KEYS[i + 1])\n",
-    "  if v and not string.match(v, '^%-?%d+$') then\n",
-    "    return redis.error_reply('ERR rate-limit sync: not a counter: ' .. KEYS[i + 1])\n",
-    "  end\n",
-    "  cur[i] = v\n",
-    "end\n",
-    "local apply = true\n",
-    "if ARGV[1] ~= '0' then\n",
-    "  apply = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) ~= false\n",
-    "end\n",
-    "local out = {}\n",
-    "for i = 1, n do\n",
-    "  local inc = ARGV[2 * i]\n",
-    "  if apply and inc ~= '0' then\n",
-    "    out[i] = redis.call('INCRBY', KEYS[i + 1], inc)\n",
-    "    if not cur[i] then\n",
-    "      redis.call('PEXPIRE', KEYS[i + 1], ARGV[2 * i + 1])\n",
-    "    end\n",
-    "  else\n",
-    "    out[i] = tonumber(cur[i] or '0')\n",
-    "  end\n",
+    "local apply=ARGV[1]=='0' or redis.call('SET',KEYS[1],'1','NX','PX',ARGV[1])~=false\n",
+    "local out={}\n",
+    "for i=1,n do\n",
+    " local inc=ARGV[2*i]\n",
+    " if apply and inc~='0' then\n",
+    "  out[i]=redis.call('INCRBY',KEYS[i+1],inc)\n",
+    "  if not cur[i] then redis.call('PEXPIRE',KEYS[i+1],ARGV[2*i+1]) end\n",
+    " else\n",
+    "  out[i]=tonumber(cur[i] or '0')\n",
+    " end\n",
     "end\n",
     "return out"
 );
 
 /// The SHA-1 of [`SCRIPT`] in lower-case hex, as `EVALSHA` names it (checked by a test against
 /// [`sha1_hex`](super::sha1::sha1_hex) and what a real `SCRIPT LOAD` returned).
-pub const SCRIPT_SHA1: &str = "c0ff87b19e8515d9e7fb0083d98e3fdb30e42320";
+pub const SCRIPT_SHA1: &str = "fafbefff3975cadafd67be0b69babd371d6e4b0c";
 
 /// The largest increment or TTL the script accepts (15 digits).
 pub const MAX_SCRIPT_NUMBER: u64 = 999_999_999_999_999;

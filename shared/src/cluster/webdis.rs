@@ -7,6 +7,15 @@
 //! alone is 2 KB url-encoded, and 100 long keys would not fit a path. Every argument is
 //! percent-encoded with [`push_path_segment`].
 //!
+//! No `connection` header is sent, on purpose. Observed with Webdis 0.1.9: a request carrying
+//! `Connection: close` is never answered if its end (the rest of the headers or the body)
+//! arrives in a later read than the `Connection: close` line; without that header any split
+//! is fine. Envoy's upstream HTTP/1.1 codec does not add it; Kong's ngx_wasm_module always
+//! does (and writes the request with one `writev`), so with Kong keep Webdis on loopback or a
+//! low-latency link, where a request of a few KB arrives in one read, and keep requests
+//! small: the script is written compactly (1.4 KB url-encoded) for that reason. A hung call
+//! ends at the callout timeout and is handled like any timeout.
+//!
 //! At most [`MAX_KEYS_PER_CALL`] counters go in one call: Redis runs a script alone, and a
 //! 1000-key script blocks it for about 3 ms. [`calls`] splits a larger batch.
 

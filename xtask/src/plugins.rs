@@ -1,0 +1,118 @@
+//! `cargo xtask build`: the plugins in release, copied to `target/plugins/`,
+//! their sizes reported and held to a budget.
+
+use anyhow::{bail, Context, Result};
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+const KIB: u64 = 1024;
+
+/// A plugin crate and the module it ships as.
+struct PluginCrate {
+    package: &'static str,
+    /// The file stem cargo gives the cdylib, and the name it ships under.
+    artifact: &'static str,
+    /// The most the release module may weigh.
+    budget_bytes: u64,
+}
+
+// Size budgets. Every worker of every gateway pod compiles and holds its own
+// copy of each plugin (an Envoy worker thread, an nginx worker process), so
+// size is load time and memory paid many times over. When the budgets were
+// set, rate_limit (local policy only) weighed 239 KiB and latency_metrics (a
+// stub) 83 KiB; 400 KiB leaves room for the cluster mode and the metrics
+// exposition, and still stops an accidental heavy dependency (regex, a TLS
+// stack, a float formatter).
+const PLUGINS: [PluginCrate; 2] = [
+    PluginCrate {
+        package: "rate-limit",
+        artifact: "rate_limit",
+        budget_bytes: 400 * KIB,
+    },
+    PluginCrate {
+        package: "latency-metrics",
+        artifact: "latency_metrics",
+        budget_bytes: 400 * KIB,
+    },
+];
+
+/// What the gateways load (Envoy's and ngx_wasm_module's WASI).
+const SHIP_TARGET: &str = "wasm32-wasip1";
+/// Hosts without WASI load these too: the plugins must build for it.
+const BARE_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Builds, copies and measures the plugins; fails when one is over budget
+/// or does not build for [`BARE_TARGET`].
+pub fn build(root: &Path) -> Result<()> {
+    // The same target directory as host-tests/build.rs: neither builds twice.
+    let target_dir = root.join("target").join("wasm");
+    cargo_build(root, &target_dir, SHIP_TARGET)?;
+
+    let out_dir = root.join("target").join("plugins");
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let mut over_budget = Vec::new();
+    for plugin in &PLUGINS {
+        let file = format!("{}.wasm", plugin.artifact);
+        let built = target_dir.join(SHIP_TARGET).join("release").join(&file);
+        let shipped = out_dir.join(&file);
+        fs::copy(&built, &shipped)
+            .with_context(|| format!("cannot copy {} to {}", built.display(), shipped.display()))?;
+        let size = fs::metadata(&shipped)
+            .with_context(|| format!("cannot read {}", shipped.display()))?
+            .len();
+        let shown = shipped.strip_prefix(root).unwrap_or(&shipped);
+        println!(
+            "{}  {size} bytes ({:.1} KiB; budget {} KiB)",
+            shown.display(),
+            size as f64 / KIB as f64,
+            plugin.budget_bytes / KIB
+        );
+        if size > plugin.budget_bytes {
+            over_budget.push(format!(
+                "{} is {size} bytes, over its budget of {} bytes",
+                shown.display(),
+                plugin.budget_bytes
+            ));
+        }
+    }
+    if !over_budget.is_empty() {
+        bail!(
+            "{} (see the budgets in xtask/src/plugins.rs)",
+            over_budget.join("; ")
+        );
+    }
+
+    cargo_build(root, &target_dir, BARE_TARGET)?;
+    println!("both plugins also build for {BARE_TARGET}");
+    Ok(())
+}
+
+/// `cargo build --release --target <target>` of every plugin.
+fn cargo_build(root: &Path, target_dir: &Path, target: &str) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            target,
+            "--target-dir",
+        ])
+        .arg(target_dir);
+    for plugin in &PLUGINS {
+        cmd.args(["-p", plugin.package]);
+    }
+    let status = cmd
+        .status()
+        .context("cannot run cargo to build the plugins")?;
+    if !status.success() {
+        bail!(
+            "building the plugins for {target} failed ({status}); is the target installed? \
+             (`rustup target add {target}`)"
+        );
+    }
+    Ok(())
+}
