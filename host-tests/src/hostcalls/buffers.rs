@@ -30,17 +30,21 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             })())
         },
     )?;
-    linker.func_wrap(
-        "env",
-        "proxy_get_buffer_status",
-        |mut c: Call<'_>, kind: i32, ret_size: i32, ret_flags: i32| -> wasmtime::Result<i32> {
-            finish((|| {
-                let len = buffer_bytes(&c, kind)?.len();
-                write_u32(&mut c, ret_size, len as u32)?;
-                write_u32(&mut c, ret_flags, 0)
-            })())
-        },
-    )?;
+    // ngx_wasm_module does not declare this one: a module importing it
+    // fails to load there, as under the Kong profile.
+    if _profile == HostProfile::Envoy {
+        linker.func_wrap(
+            "env",
+            "proxy_get_buffer_status",
+            |mut c: Call<'_>, kind: i32, ret_size: i32, ret_flags: i32| -> wasmtime::Result<i32> {
+                finish((|| {
+                    let len = buffer_bytes(&c, kind)?.len();
+                    write_u32(&mut c, ret_size, len as u32)?;
+                    write_u32(&mut c, ret_flags, 0)
+                })())
+            },
+        )?;
+    }
     linker.func_wrap(
         "env",
         "proxy_set_buffer_bytes",

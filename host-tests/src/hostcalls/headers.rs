@@ -10,16 +10,19 @@ use wasmtime::Linker;
 type Pairs = Vec<(String, Vec<u8>)>;
 
 pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        "env",
-        "proxy_get_header_map_size",
-        |mut c: Call<'_>, kind: i32, ret: i32| -> wasmtime::Result<i32> {
-            finish((|| {
-                let pairs = with_map(&mut c, kind, |m| Ok(m.clone()))?;
-                write_u32(&mut c, ret, serialize_map(&pairs).len() as u32)
-            })())
-        },
-    )?;
+    // Not declared by ngx_wasm_module (see buffers.rs).
+    if _profile == HostProfile::Envoy {
+        linker.func_wrap(
+            "env",
+            "proxy_get_header_map_size",
+            |mut c: Call<'_>, kind: i32, ret: i32| -> wasmtime::Result<i32> {
+                finish((|| {
+                    let pairs = with_map(&mut c, kind, |m| Ok(m.clone()))?;
+                    write_u32(&mut c, ret, serialize_map(&pairs).len() as u32)
+                })())
+            },
+        )?;
+    }
     linker.func_wrap(
         "env",
         "proxy_get_header_map_pairs",

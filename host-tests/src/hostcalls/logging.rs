@@ -29,12 +29,15 @@ pub fn link(linker: &mut Linker<HostState>, profile: HostProfile) -> wasmtime::R
             },
         )?;
     } else {
-        // ngx_wasm_module declares this import with another signature: a
-        // module that imports the ABI's form fails to instantiate, as there.
+        // ngx_wasm_module declares this import as (i32, i32) -> i32: a
+        // module that imports the ABI's (i32) -> i32 fails to instantiate,
+        // as there.
         linker.func_wrap(
             "env",
             "proxy_get_log_level",
-            |c: Call<'_>| -> wasmtime::Result<i32> { Ok(c.data().node.log_level() as i32) },
+            |c: Call<'_>, _: i32, _: i32| -> wasmtime::Result<i32> {
+                Ok(c.data().node.log_level() as i32)
+            },
         )?;
     }
     Ok(())

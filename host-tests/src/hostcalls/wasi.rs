@@ -138,13 +138,17 @@ pub fn link(linker: &mut Linker<HostState>, _profile: HostProfile) -> wasmtime::
             errno(write_u64(&mut c, ret, now))
         },
     )?;
-    linker.func_wrap(
-        M,
-        "clock_res_get",
-        |mut c: Call<'_>, _id: i32, ret: i32| -> wasmtime::Result<i32> {
-            errno(write_u64(&mut c, ret, 1))
-        },
-    )?;
+    // Not declared by ngx_wasm_module: a module importing it fails to load
+    // there, as under the Kong profile.
+    if _profile == HostProfile::Envoy {
+        linker.func_wrap(
+            M,
+            "clock_res_get",
+            |mut c: Call<'_>, _id: i32, ret: i32| -> wasmtime::Result<i32> {
+                errno(write_u64(&mut c, ret, 1))
+            },
+        )?;
+    }
     linker.func_wrap(
         M,
         "random_get",

@@ -2,8 +2,9 @@
 //! form), decoded with `redis-protocol`.
 //!
 //! What Webdis answers, observed (see HOSTS.md):
-//! - 200 with the script's array of totals; inside an array, integers come back as bulk
-//!   strings (`*2\r\n$1\r\n6\r\n$1\r\n8\r\n`), so both forms are read as integers;
+//! - 200 with the script's array of totals: bulk strings holding decimal integers
+//!   (`*2\r\n$1\r\n6\r\n$1\r\n8\r\n`; Webdis would turn integers into such strings anyway, and
+//!   mangles integers of 2^31 and more, so the script sends strings); integers are read too;
 //! - 200 with `-NOSCRIPT …` after a Redis restart, or `-ERR …` for any other Redis error:
 //!   the body decides, not the status;
 //! - 503 at once while Redis is down, 403 for a command disabled in Webdis's ACL.
@@ -245,6 +246,16 @@ mod tests {
     }
 
     both_targets_test! {
+        fn totals_beyond_32_bits_decode_from_bulk_strings() {
+            let body = b"*2\r\n$15\r\n999999999999999\r\n$10\r\n4294967296\r\n";
+            assert_eq!(
+                decode_sync_reply(200, body, 2),
+                totals(&[999_999_999_999_999, 4_294_967_296])
+            );
+        }
+    }
+
+    both_targets_test! {
         fn plain_integer_arrays_decode_as_totals_too() {
             let body = b"*3\r\n:1\r\n:0\r\n:999999999999999\r\n";
             assert_eq!(decode_sync_reply(200, body, 3), totals(&[1, 0, 999_999_999_999_999]));
@@ -341,6 +352,10 @@ mod tests {
                 b"*1\r\n$1\r\n\xff\r\n",
                 b"*1\r\n:99999999999999999999999\r\n",
                 b"*1\r\n$1\r\n12\r\n",
+                // Webdis 0.1.9 formatting an 11-digit integer inside an array.
+                b"*1\r\n$10\r\n99999999999\r\n",
+                // ... and a top-level integer of 2^31 or more: cut, no CRLF.
+                b":21",
                 b"*x\r\n",
                 b"\xff\xfe\x00",
             ] {

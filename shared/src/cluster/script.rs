@@ -6,17 +6,22 @@
 //! ARGV[1]        the marker's TTL in ms, or 0 for no marker
 //! ARGV[2i]       the increment of KEYS[i+1] (0: only read it; a missing key reads 0 and is not created)
 //! ARGV[2i+1]     the TTL in ms of KEYS[i+1], set when this call creates it
-//! returns        a flat array of n integers: each counter's total after the call, in KEYS order
+//! returns        a flat array of n bulk strings, each a counter's total after the call
+//!                in decimal, in KEYS order
 //! ```
 //!
-//! The reply is a flat array of integers with no nil, because Webdis's `.raw` form drops nils
-//! (keeping the `*n` count) and turns integers inside arrays into bulk strings; see
-//! [`reply`](super::reply).
+//! The totals are returned as strings, not integers, and never nil, because of two Webdis
+//! 0.1.9 defects in its `.raw` form (observed): it drops nils from arrays while keeping the `*n`
+//! count, and it formats integers through 32 bits — a top-level integer of 2^31 or more comes
+//! back cut to two digits, one inside an array gets a wrong `$` length (11–12 digits) or
+//! corrupts Webdis's heap and kills it (13 digits and more). Bulk strings of any length pass
+//! intact. [`reply`](super::reply) reads integers and integer strings alike.
 //!
 //! **All or nothing.** Every check that can fail (argument count, numbers, a key that holds no
 //! integer) runs before the first write, so an error reply means nothing was applied. Numbers
-//! are at most 15 digits so Lua's doubles hold them exactly, and they are passed to Redis as the
-//! strings they arrived as (Lua 5.1 would print a large double as `1e+15`).
+//! are at most 15 digits so Lua's doubles hold them exactly; they are passed to Redis as the
+//! strings they arrived as and totals formatted with `%d` (Lua 5.1 would print a large double
+//! as `1e+15`).
 //!
 //! **Exactly once across retries.** A batch carries an id. The script sets its marker with
 //! `SET NX PX`: if the marker already exists, this batch was applied by an earlier call whose
@@ -49,10 +54,10 @@ pub const SCRIPT: &str = concat!(
     "for i=1,n do\n",
     " local inc=ARGV[2*i]\n",
     " if apply and inc~='0' then\n",
-    "  out[i]=redis.call('INCRBY',KEYS[i+1],inc)\n",
+    "  out[i]=string.format('%d',redis.call('INCRBY',KEYS[i+1],inc))\n",
     "  if not cur[i] then redis.call('PEXPIRE',KEYS[i+1],ARGV[2*i+1]) end\n",
     " else\n",
-    "  out[i]=tonumber(cur[i] or '0')\n",
+    "  out[i]=cur[i] or '0'\n",
     " end\n",
     "end\n",
     "return out"
@@ -60,7 +65,7 @@ pub const SCRIPT: &str = concat!(
 
 /// The SHA-1 of [`SCRIPT`] in lower-case hex, as `EVALSHA` names it (checked by a test against
 /// [`sha1_hex`](super::sha1::sha1_hex) and what a real `SCRIPT LOAD` returned).
-pub const SCRIPT_SHA1: &str = "fafbefff3975cadafd67be0b69babd371d6e4b0c";
+pub const SCRIPT_SHA1: &str = "aca28b3a8afb17d3f88d5a2a6a9cece80a10e6d0";
 
 /// The largest increment or TTL the script accepts (15 digits).
 pub const MAX_SCRIPT_NUMBER: u64 = 999_999_999_999_999;
