@@ -32,13 +32,18 @@ impl CreateCas {
     }
 }
 
-/// Probes the host's CAS rule on a key of its own: a non-zero cas on a
-/// missing key writes under Envoy and is refused by ngx_wasm_module.
-pub fn detect_create_cas(probe_key: &str) -> CreateCas {
-    match hostcalls::set_shared_data(probe_key, Some(b"1"), Some(CREATE_CAS)) {
-        Ok(()) => CreateCas::NonZero,
-        Err(_) => CreateCas::Zero,
+/// Probes the host's CAS rule on one fixed key: writing it twice with
+/// cas 0 succeeds twice under Envoy (unconditional) and at most once under
+/// ngx_wasm_module (create-only). A fixed key, because shared data can
+/// never free a key.
+pub fn detect_create_cas() -> CreateCas {
+    const PROBE: &str = "rl:cas-probe";
+    for _ in 0..2 {
+        if let Err(Status::CasMismatch) = hostcalls::set_shared_data(PROBE, Some(b"1"), None) {
+            return CreateCas::Zero;
+        }
     }
+    CreateCas::NonZero
 }
 
 /// A shared-data value with its cas, or `None` when the key is missing.
