@@ -18,4 +18,5 @@ macro_rules! both_targets_test {
 }
 
 pub mod cluster;
+pub mod metrics;
 pub mod ratelimit;
