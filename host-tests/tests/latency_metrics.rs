@@ -1,0 +1,210 @@
+//! The latency-metrics plugin through the real .wasm: buckets, exact counts
+//! across workers, labels, the series cap and the Prometheus endpoint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use host_tests::{HostError, HostProfile, Node, Plugin, PluginId, Request, Response, Value};
+
+fn metrics_node(profile: HostProfile, workers: usize, config: &str) -> (Node, PluginId) {
+    let mut n = node(profile, workers);
+    let id = n
+        .load(Plugin::new("latency_metrics", LATENCY_METRICS).config(config))
+        .unwrap();
+    (n, id)
+}
+
+fn scrape(n: &mut Node, id: PluginId) -> String {
+    let ex = n
+        .worker(0)
+        .run(&[id], Request::get("/metrics"), |_| {
+            panic!("scrape reached the upstream")
+        })
+        .unwrap();
+    assert_eq!(ex.status, 200);
+    assert_eq!(
+        ex.header("content-type").as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    ex.body_text()
+}
+
+/// A request as Kong reports a 122 ms upstream (nginx's own timing).
+fn kong_request(route: &str) -> Request {
+    Request::get("/orders")
+        .route(route)
+        .service("orders-svc")
+        .property("ngx.upstream_response_time", Value::Str("0.122".into()))
+}
+
+fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    text.lines().find(|l| l.starts_with(prefix))
+}
+
+#[test]
+fn counts_are_exact_across_workers_and_land_in_kongs_buckets() {
+    let (mut n, id) = metrics_node(HostProfile::Kong, 3, "{}");
+    for w in 0..3 {
+        for _ in 0..10 {
+            n.worker(w)
+                .run(&[id], kong_request("orders"), |_| Response::ok())
+                .unwrap();
+        }
+    }
+    let text = scrape(&mut n, id);
+    let requests = line(&text, "kong_http_requests_total{").unwrap();
+    assert!(
+        requests.contains(r#"service="orders-svc""#) && requests.contains(r#"route="orders""#),
+        "{requests}"
+    );
+    assert!(requests.contains(r#"code="200""#) && requests.contains(r#"source="service""#));
+    assert!(requests.ends_with(" 30"), "{requests}");
+    let bucket = |le: &str| {
+        let prefix = "kong_upstream_latency_ms_bucket{";
+        text.lines()
+            .find(|l| l.starts_with(prefix) && l.contains(&format!("le=\"{le}\"")))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    };
+    assert_eq!(bucket("100").as_deref(), Some("0"));
+    assert_eq!(
+        bucket("250").as_deref(),
+        Some("30"),
+        "122 ms lands in le=250"
+    );
+    assert_eq!(bucket("+Inf").as_deref(), Some("30"));
+    assert!(line(&text, "kong_upstream_latency_ms_sum{")
+        .unwrap()
+        .ends_with(" 3660"));
+    assert!(line(&text, "kong_upstream_latency_ms_count{")
+        .unwrap()
+        .ends_with(" 30"));
+}
+
+#[test]
+fn envoy_backend_latency_is_read_as_nanoseconds() {
+    let (mut n, id) = metrics_node(HostProfile::Envoy, 1, "{}");
+    let req = Request::get("/x")
+        .route("r")
+        .service("outbound|80||echo.shop.svc.cluster.local")
+        .property("response.backend_latency", Value::Duration(80_000_000));
+    n.worker(0).run(&[id], req, |_| Response::new(503)).unwrap();
+    let text = scrape(&mut n, id);
+    assert!(line(&text, "kong_http_requests_total{")
+        .unwrap()
+        .contains(r#"code="503""#));
+    assert!(
+        line(&text, "kong_upstream_latency_ms_sum{")
+            .unwrap()
+            .ends_with(" 80"),
+        "{text}"
+    );
+}
+
+#[test]
+fn without_host_timing_the_filter_measures_the_upstream() {
+    let mut n = host_tests::Node::builder(HostProfile::Envoy)
+        .build()
+        .unwrap();
+    let id = n
+        .load(Plugin::new("latency_metrics", LATENCY_METRICS).config("{}"))
+        .unwrap();
+    n.worker(0)
+        .run(&[id], Request::get("/slow").route("slow"), |_| {
+            std::thread::sleep(std::time::Duration::from_millis(120));
+            Response::ok()
+        })
+        .unwrap();
+    let text = scrape(&mut n, id);
+    let bucket = |le: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("kong_upstream_latency_ms_bucket{")
+                    && l.contains(&format!("le=\"{le}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    };
+    assert_eq!(bucket("100").as_deref(), Some("0"), "{text}");
+    assert_eq!(bucket("250").as_deref(), Some("1"));
+}
+
+#[test]
+fn label_values_are_escaped() {
+    let (mut n, id) = metrics_node(HostProfile::Kong, 1, "{}");
+    n.worker(0)
+        .run(&[id], kong_request("we\"ird\\route\nname"), |_| {
+            Response::ok()
+        })
+        .unwrap();
+    let text = scrape(&mut n, id);
+    assert!(text.contains(r#"route="we\"ird\\route\nname""#), "{text}");
+}
+
+#[test]
+fn the_series_cap_holds_under_a_flood_of_route_names() {
+    let (mut n, id) = metrics_node(HostProfile::Kong, 2, r#"{"max_series": 5}"#);
+    for i in 0..200 {
+        n.worker(i)
+            .run(&[id], kong_request(&format!("route-{i}")), |_| {
+                Response::ok()
+            })
+            .unwrap();
+    }
+    let text = scrape(&mut n, id);
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("kong_http_requests_total{"))
+        .count();
+    assert_eq!(series, 6, "5 series and the overflow label set:\n{text}");
+    assert!(text.contains("route=\"__overflow__\""));
+    assert_eq!(
+        line(&text, "kong_series_overflow_total").unwrap(),
+        "kong_series_overflow_total 195"
+    );
+}
+
+#[test]
+fn enrichment_labels_come_from_config_environment_and_node_metadata() {
+    let mut n = node(HostProfile::Envoy, 1);
+    let config = r#"{"labels": {"kubernetes_kind": "service"},
+                     "env_labels": {"kubernetes_namespace": "POD_NAMESPACE"},
+                     "node_metadata_labels": {"kubernetes_name": "WORKLOAD_NAME"}}"#;
+    let id = n
+        .load(
+            Plugin::new("latency_metrics", LATENCY_METRICS)
+                .config(config)
+                .env("POD_NAMESPACE", "shop")
+                .property("node.metadata.WORKLOAD_NAME", Value::Str("echo".into())),
+        )
+        .unwrap();
+    n.worker(0)
+        .run(&[id], Request::get("/").route("r"), |_| Response::ok())
+        .unwrap();
+    let text = scrape(&mut n, id);
+    let upstream = line(&text, "kong_upstream_latency_ms_count{").unwrap();
+    for label in [
+        r#"kubernetes_kind="service""#,
+        r#"kubernetes_namespace="shop""#,
+        r#"kubernetes_name="echo""#,
+    ] {
+        assert!(upstream.contains(label), "{label} missing in {upstream}");
+    }
+}
+
+#[test]
+fn a_bad_config_is_refused_naming_the_field() {
+    let mut n = node(HostProfile::Kong, 1);
+    let err = n
+        .load(
+            Plugin::new("latency_metrics", LATENCY_METRICS)
+                .config(r#"{"metrics_path": "metrics"}"#),
+        )
+        .unwrap_err();
+    let HostError::Config { logs, .. } = err else {
+        panic!("{err}")
+    };
+    assert!(
+        logs.iter().any(|l| l.message.contains("metrics_path")),
+        "{logs:?}"
+    );
+}
