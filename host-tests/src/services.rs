@@ -1,5 +1,9 @@
 //! Real `redis-server` and `webdis` processes on free loopback ports, for
 //! the cluster policy's tests and the demo. Each is stopped when dropped.
+//!
+//! `cargo xtask demo` compiles this file into xtask too (`#[path]` in
+//! xtask/src/demo/mod.rs, so xtask does not build wasmtime): keep it to std,
+//! `serde_json` and `thiserror`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -1,10 +1,9 @@
 //! The project's commands, run as `cargo xtask <command>` (an alias in
-//! `.cargo/config.toml`). Only `build` exists so far; the others say so.
-
-mod plugins;
+//! `.cargo/config.toml`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use xtask::{demo, plugins};
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -14,7 +13,15 @@ Commands:
           write target/plugins/rate_limit.wasm and target/plugins/latency_metrics.wasm,
           print their sizes and fail if one is over its size budget; also check
           that both build for wasm32-unknown-unknown.
-  demo    (not yet implemented) Run the gateways with the plugins.
+  demo    Build the plugins and wasm-gateway, start an upstream, three gateway
+          nodes and (when installed) Redis and Webdis on free loopback ports,
+          send one client's requests round-robin over the nodes through a
+          local-policy and a cluster-policy route (5 per minute each), and
+          print what each node allowed and rejected. Stops all it started.
+            --requests N     requests per route (default 18)
+            --install-deps   install redis-server and webdis with apt-get
+                             (through sudo) when missing; as root it does
+                             so anyway
   oci     (not yet implemented) Package the plugins as OCI images.
   bench   (not yet implemented) Run the benchmarks.
 
@@ -25,6 +32,8 @@ Options:
 /// Exit code for a command line we cannot act on, and for the commands
 /// that are not written yet.
 const USAGE: u8 = 2;
+/// Exit code after Ctrl-C, as shells report a SIGINT death.
+const INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,7 +50,14 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        [cmd @ ("demo" | "oci" | "bench"), ..] => {
+        ["demo", rest @ ..] => match demo_options(rest) {
+            Ok(opts) => run_demo(&opts),
+            Err(e) => {
+                eprint!("cargo xtask demo: {e}\n\n{HELP}");
+                ExitCode::from(USAGE)
+            }
+        },
+        [cmd @ ("oci" | "bench"), ..] => {
             eprintln!("cargo xtask {cmd}: not yet implemented");
             ExitCode::from(USAGE)
         }
@@ -60,8 +76,73 @@ fn main() -> ExitCode {
     }
 }
 
+fn demo_options(args: &[&str]) -> Result<demo::Options, String> {
+    let mut opts = demo::Options {
+        requests: demo::DEFAULT_REQUESTS,
+        install_deps: false,
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (*arg, None),
+        };
+        match flag {
+            "--install-deps" if inline.is_none() => opts.install_deps = true,
+            "--requests" => {
+                let value = inline
+                    .or_else(|| args.next().copied())
+                    .ok_or("--requests: expected a number of requests")?;
+                opts.requests = value.parse().ok().filter(|n| *n > 0).ok_or(format!(
+                    "--requests: expected a positive integer, got {value:?}"
+                ))?;
+            }
+            _ => return Err(format!("unexpected argument {arg:?}")),
+        }
+    }
+    Ok(opts)
+}
+
+fn run_demo(opts: &demo::Options) -> ExitCode {
+    let stop = match demo::Stop::on_signals() {
+        Ok(stop) => stop,
+        Err(e) => {
+            eprintln!("cargo xtask demo: cannot handle Ctrl-C: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match demo::main(&workspace_root(), opts, &stop) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<demo::Interrupted>() => {
+            eprintln!("cargo xtask demo: interrupted; stopped everything it had started");
+            ExitCode::from(INTERRUPTED)
+        }
+        Err(e) => {
+            eprintln!("cargo xtask demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The workspace root: xtask lives one level below it.
 fn workspace_root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::demo_options;
+
+    #[test]
+    fn demo_flags_are_read_in_both_spellings_and_bad_counts_refused() {
+        let o = demo_options(&["--requests", "30", "--install-deps"]).unwrap();
+        assert_eq!((o.requests, o.install_deps), (30, true));
+        assert_eq!(demo_options(&["--requests=7"]).unwrap().requests, 7);
+        assert_eq!(demo_options(&[]).unwrap().requests, 18);
+        assert!(demo_options(&["--requests", "0"]).is_err());
+        assert!(demo_options(&["--requests"]).is_err());
+        assert!(demo_options(&["--keep-going"]).is_err());
+    }
 }

@@ -41,6 +41,8 @@ const PLUGINS: [PluginCrate; 2] = [
 const SHIP_TARGET: &str = "wasm32-wasip1";
 /// Hosts without WASI load these too: the plugins must build for it.
 const BARE_TARGET: &str = "wasm32-unknown-unknown";
+/// The rustup targets [`build`] needs.
+pub const TARGETS: [&str; 2] = [SHIP_TARGET, BARE_TARGET];
 
 /// Builds, copies and measures the plugins; fails when one is over budget
 /// or does not build for [`BARE_TARGET`].
