@@ -105,6 +105,10 @@ pub struct Response {
     pub headers: Pairs,
     pub body: Vec<u8>,
     pub trailers: Pairs,
+    /// Properties the host sets once the upstream has answered, for the
+    /// response phases and the log (nginx's `ngx.upstream_header_time`,
+    /// Envoy's `response.backend_latency`).
+    pub properties: Vec<(String, Value)>,
 }
 
 impl Response {
@@ -114,7 +118,13 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             trailers: Vec::new(),
+            properties: Vec::new(),
         }
+    }
+
+    pub fn property(mut self, path: &str, value: Value) -> Response {
+        self.properties.push((path.to_string(), value));
+        self
     }
 
     pub fn ok() -> Response {
@@ -332,6 +342,9 @@ impl Worker {
             let mut st = lock(stream)?;
             match (&response, &st.local_response) {
                 (Some(r), _) => {
+                    for (k, v) in &r.properties {
+                        st.properties.set(k, v.clone());
+                    }
                     let mut h = vec![(":status".to_string(), r.status.to_string().into_bytes())];
                     h.extend(r.headers.iter().cloned());
                     st.response_headers = h;

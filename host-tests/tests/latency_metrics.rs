@@ -30,11 +30,14 @@ fn scrape(n: &mut Node, id: PluginId) -> String {
     ex.body_text()
 }
 
-/// A request as Kong reports a 122 ms upstream (nginx's own timing).
 fn kong_request(route: &str) -> Request {
-    Request::get("/orders")
-        .route(route)
-        .service("orders-svc")
+    Request::get("/orders").route(route).service("orders-svc")
+}
+
+/// An upstream answer as nginx times it: 122 ms (Kong's filters read it).
+fn upstream_122ms() -> Response {
+    Response::ok()
+        .property("ngx.upstream_header_time", Value::Str("0.120".into()))
         .property("ngx.upstream_response_time", Value::Str("0.122".into()))
 }
 
@@ -48,7 +51,7 @@ fn counts_are_exact_across_workers_and_land_in_kongs_buckets() {
     for w in 0..3 {
         for _ in 0..10 {
             n.worker(w)
-                .run(&[id], kong_request("orders"), |_| Response::ok())
+                .run(&[id], kong_request("orders"), |_| upstream_122ms())
                 .unwrap();
         }
     }
@@ -86,9 +89,12 @@ fn envoy_backend_latency_is_read_as_nanoseconds() {
     let (mut n, id) = metrics_node(HostProfile::Envoy, 1, "{}");
     let req = Request::get("/x")
         .route("r")
-        .service("outbound|80||echo.shop.svc.cluster.local")
-        .property("response.backend_latency", Value::Duration(80_000_000));
-    n.worker(0).run(&[id], req, |_| Response::new(503)).unwrap();
+        .service("outbound|80||echo.shop.svc.cluster.local");
+    n.worker(0)
+        .run(&[id], req, |_| {
+            Response::new(503).property("response.backend_latency", Value::Duration(80_000_000))
+        })
+        .unwrap();
     let text = scrape(&mut n, id);
     assert!(line(&text, "kong_http_requests_total{")
         .unwrap()
@@ -206,5 +212,46 @@ fn a_bad_config_is_refused_naming_the_field() {
     assert!(
         logs.iter().any(|l| l.message.contains("metrics_path")),
         "{logs:?}"
+    );
+}
+
+#[test]
+fn a_local_answer_from_another_filter_counts_with_source_kong() {
+    let mut n = node(HostProfile::Kong, 1);
+    let metrics = n
+        .load(Plugin::new("latency_metrics", LATENCY_METRICS).config("{}"))
+        .unwrap();
+    let limit = n
+        .load(Plugin::new("rate_limit", RATE_LIMIT).config(r#"{"minute": 1, "limit_by": "ip"}"#))
+        .unwrap();
+    for _ in 0..2 {
+        n.worker(0)
+            .run(&[metrics, limit], kong_request("orders"), |_| {
+                upstream_122ms()
+            })
+            .unwrap();
+    }
+    let text = scrape(&mut n, metrics);
+    let requests: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("kong_http_requests_total{"))
+        .collect();
+    assert!(
+        requests.iter().any(|l| l.contains(r#"code="200""#)
+            && l.contains(r#"source="service""#)
+            && l.ends_with(" 1")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().any(|l| l.contains(r#"code="429""#)
+            && l.contains(r#"source="kong""#)
+            && l.ends_with(" 1")),
+        "{requests:?}"
+    );
+    assert!(
+        line(&text, "kong_upstream_latency_ms_count{")
+            .unwrap()
+            .ends_with(" 1"),
+        "the 429 had no upstream"
     );
 }

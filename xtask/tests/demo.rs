@@ -73,4 +73,23 @@ fn three_nodes_let_five_through_each_locally_and_five_in_all_with_the_cluster_po
             .contains("all         18             15               3"),
         "{report}"
     );
+
+    // Each node's latency metrics count the requests it served: all 36.
+    let counted: u64 = report
+        .metrics
+        .iter()
+        .flat_map(|(_, lines)| lines.iter())
+        .filter(|l| l.starts_with("kong_http_requests_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(counted, 36, "{report}");
+    let rejected_at_the_proxy = report
+        .metrics
+        .iter()
+        .flat_map(|(_, lines)| lines.iter())
+        .any(|l| l.contains(r#"code="429""#) && l.contains(r#"source="kong""#));
+    assert!(
+        rejected_at_the_proxy,
+        "429s count as answered by the gateway:\n{report}"
+    );
 }

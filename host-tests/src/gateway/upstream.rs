@@ -3,6 +3,7 @@
 //! Failures answer as Kong does (502, or 504 on a timeout).
 
 use super::router::{strip_port, upstream_path, Matched};
+use crate::properties::Value;
 use crate::stream::{Response, UpstreamRequest};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -100,6 +101,7 @@ pub fn call(
     let target = format!("{}:{}", service.host, service.port);
     let connect = Duration::from_millis(service.connect_timeout_ms);
     let read = Duration::from_millis(service.read_timeout_ms);
+    let sent = std::time::Instant::now();
     runtime.block_on(async move {
         let stream =
             match tokio::time::timeout(connect, tokio::net::TcpStream::connect(&target)).await {
@@ -114,9 +116,19 @@ pub fn call(
                 .ok()?;
             tokio::spawn(conn);
             let response = sender.send_request(request).await.ok()?;
+            let header_time = sent.elapsed();
             let (parts, body) = response.into_parts();
             let body = body.collect().await.ok()?.to_bytes();
-            let mut r = Response::new(parts.status.as_u16()).body(body.to_vec());
+            // nginx's upstream timing variables, as Kong's filters read them
+            // (seconds with milliseconds, as text).
+            let secs = |d: Duration| format!("{:.3}", d.as_secs_f64());
+            let mut r = Response::new(parts.status.as_u16())
+                .body(body.to_vec())
+                .property("ngx.upstream_header_time", Value::Str(secs(header_time)))
+                .property(
+                    "ngx.upstream_response_time",
+                    Value::Str(secs(sent.elapsed())),
+                );
             for (k, v) in &parts.headers {
                 if !HOP_BY_HOP.contains(&k.as_str()) {
                     r.headers

@@ -74,6 +74,12 @@ pub struct FirstOf {
 }
 
 impl FirstOf {
+    /// Whether one of the names has answered on this worker before: the
+    /// host has this fact (so its absence now means something).
+    pub fn known(&self) -> bool {
+        self.hit.get().is_some()
+    }
+
     pub fn get(&self, names: &[&[&str]]) -> Option<(usize, Vec<u8>)> {
         if let Some(i) = self.hit.get() {
             if let Some(v) = names.get(i).and_then(|p| property(p)) {

@@ -126,7 +126,14 @@ impl HttpContext for MetricsStream {
         let filter_ms = self
             .response_started_ms
             .and_then(|end| filter_upstream_ms(self.request_done_ms, end));
-        let upstream = ready.config.upstream_timing().choose(host_ms, filter_ms);
+        // A host that reports upstream timing (nginx) reports none for a
+        // response made at the proxy (a plugin's local answer): no upstream.
+        let local = host_ms.is_none() && ready.names.upstream.known();
+        let upstream = if local {
+            None
+        } else {
+            ready.config.upstream_timing().choose(host_ms, filter_ms)
+        };
         let l = latencies(total, upstream);
         let source = if upstream.is_some() {
             Source::Service

@@ -12,6 +12,7 @@ pub struct Reply {
     pub status: u16,
     /// Names as the gateway sent them, in order.
     pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 /// `GET path` to `addr` (`IP:port`), `connection: close`.
@@ -47,7 +48,12 @@ fn parse(raw: &[u8]) -> Result<Reply> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
         .collect();
-    Ok(Reply { status, headers })
+    let body = String::from_utf8_lossy(&raw[end + 4..]).into_owned();
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
 }
 
 #[cfg(test)]

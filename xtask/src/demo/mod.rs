@@ -83,7 +83,6 @@ pub fn main(root: &Path, opts: &Options, stop: &Stop) -> Result<()> {
     let ran = Instant::now();
     let report = run(&prepared, opts.requests, stop)?;
     println!("\n{report}");
-    println!("latency metrics: the latency-metrics plugin is not built yet (issue 6)");
     println!(
         "\ndemo: {:.1} s in all ({:.1} s for the run itself); every process and file it started is gone",
         started.elapsed().as_secs_f64(),
@@ -158,11 +157,33 @@ pub fn run(prepared: &Prepared, requests: u32, stop: &Stop) -> Result<Report> {
     for spec in &specs {
         reports.push(burst(&nodes, spec, requests, stop)?);
     }
+    // Each node's latency metrics, as Prometheus would scrape them.
+    let mut metrics = Vec::new();
+    for node in &nodes {
+        stop.check()?;
+        let reply = client::get(&node.addr, METRICS_PATH)
+            .with_context(|| format!("scraping {METRICS_PATH} on {}", node.name))?;
+        let lines = reply
+            .body
+            .lines()
+            .filter(|l| {
+                l.starts_with("kong_http_requests_total{")
+                    || l.starts_with("kong_upstream_latency_ms_count{")
+                    || l.starts_with("kong_upstream_latency_ms_sum{")
+            })
+            .map(str::to_string)
+            .collect();
+        metrics.push((node.name.clone(), lines));
+    }
     Ok(Report {
         routes: reports,
         cluster_skipped: prepared.cluster.clone().err(),
+        metrics,
     })
 }
+
+/// Where the latency-metrics filter serves the node's metrics.
+const METRICS_PATH: &str = "/metrics";
 
 /// A route of the demo and its filter's configuration.
 struct RouteSpec {
@@ -198,12 +219,21 @@ fn routes(webdis: Option<&str>) -> Vec<RouteSpec> {
 /// The declarative configuration: one service (the echo), and the routes,
 /// each with a `rate_limit` filter chain (JSON is YAML's flow style).
 fn kong_yml(echo: &str, routes: &[RouteSpec]) -> String {
+    // latency-metrics on the service (every route's requests are counted,
+    // and it answers `/metrics` itself), labelled as KGO labels the
+    // upstream Service.
     let mut yml = format!(
         r#"_format_version: "3.0"
 services:
   - name: echo
     url: http://{echo}
+    filter_chains:
+      - filters:
+          - name: latency_metrics
+            config: {{"labels": {{"kubernetes_namespace": "demo", "kubernetes_name": "echo", "kubernetes_kind": "service"}}}}
     routes:
+      - name: metrics
+        paths: ["{METRICS_PATH}"]
 "#
     );
     for r in routes {

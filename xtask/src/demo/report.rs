@@ -96,6 +96,9 @@ pub struct Report {
     pub routes: Vec<RouteReport>,
     /// Why the cluster route did not run, when it did not.
     pub cluster_skipped: Option<String>,
+    /// Per node, the request counts and upstream latency lines of its
+    /// `/metrics` (the latency-metrics filter).
+    pub metrics: Vec<(String, Vec<String>)>,
 }
 
 impl Report {
@@ -158,6 +161,16 @@ impl fmt::Display for Report {
         }
         if let Some(why) = &self.cluster_skipped {
             writeln!(f, "\ncluster-route: not run: {why}")?;
+        }
+        writeln!(
+            f,
+            "\nlatency metrics scraped from each node's /metrics (latency-metrics filter on the service):"
+        )?;
+        for (node, lines) in &self.metrics {
+            writeln!(f, "  {node}:")?;
+            for line in lines {
+                writeln!(f, "    {line}")?;
+            }
         }
         Ok(())
     }
