@@ -512,7 +512,7 @@ services:
 }
 
 #[test]
-fn filters_attached_as_plugins_are_refused_with_a_pointer_to_filter_chains() {
+fn a_plugin_that_is_no_wasm_filter_is_refused_naming_it() {
     let e = refusal(
         Some(
             r#"_format_version: "3.0"
@@ -522,14 +522,46 @@ services:
     routes:
       - name: r
         paths: ["/"]
-        plugins: [{name: probe, config: {}}]
+        plugins: [{name: rate-limiting, config: {minute: 5}}]
 "#,
         ),
         &[("probe", PROBE)],
     );
     assert!(
-        e.contains(r#"services[0] ("s").routes[0] ("r"): plugins: not supported"#),
+        e.contains(r#"services[0] ("s").routes[0] ("r").plugins[0] ("rate-limiting"): name: plugin: wasm-gateway runs no Lua plugins"#),
         "{e}"
     );
-    assert!(e.contains("attach filters with `filter_chains`"), "{e}");
+}
+
+#[test]
+fn filters_attached_as_plugins_run_after_the_entitys_filter_chain() {
+    // Kong 3.9+: a Wasm filter can be attached as a plugin named after it,
+    // on a route or a service, nested or by reference.
+    let echo = Echo::start();
+    let yaml = format!(
+        r#"_format_version: "3.0"
+services:
+  - name: s
+    url: http://{}
+    plugins:
+      - name: svc_probe
+        config: "tick_ms=0"
+    routes:
+      - name: r
+        paths: ["/p"]
+        filter_chains:
+          - filters: [{{name: first}}]
+plugins:
+  - name: second
+    route: r
+"#,
+        echo.addr
+    );
+    let gw = Gateway::start(&yaml, &CHAIN_FILTERS);
+    let r = get(&gw.addr, "/p", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.headers_named("x-probe-seen"),
+        ["svc_probe", "first", "second"]
+    );
 }

@@ -99,6 +99,9 @@ pub struct ChainDef {
     pub enabled: bool,
     pub target: ChainTarget,
     pub filters: Vec<FilterDef>,
+    /// A filter attached as a plugin (Kong 3.9+), not a `filter_chains`
+    /// entry: several may attach to one entity, after its chain.
+    pub from_plugin: bool,
 }
 
 /// One filter of a chain.
@@ -116,10 +119,21 @@ pub struct FilterDef {
 /// Kong's default service timeouts (milliseconds).
 const KONG_DEFAULT_TIMEOUT_MS: u64 = 60_000;
 
-/// Why `plugins` is refused wherever it appears.
-const PLUGINS_UNSUPPORTED: &str = "not supported by wasm-gateway (it runs no Lua plugins, and \
-     does not read Wasm filters attached as plugins, Kong 3.9+); attach filters with \
-     `filter_chains` instead";
+/// Fields of a plugin entry: Kong 3.9+ attaches a Wasm filter as a plugin
+/// named after the filter (`kong/runloop/wasm/plugins.lua`), on a route or a
+/// service, never a consumer.
+const PLUGIN_FIELDS: [&str; 10] = [
+    "name",
+    "id",
+    "instance_name",
+    "config",
+    "enabled",
+    "route",
+    "service",
+    "protocols",
+    "tags",
+    "consumer",
+];
 
 /// Top-level keys Kong knows that this gateway does not run.
 const UNSUPPORTED_ENTITIES: [&str; 17] = [
@@ -182,8 +196,8 @@ pub fn parse(file: &str, text: &str) -> Result<Declarative, ConfigError> {
     };
     for key in top.keys() {
         match key.as_str() {
-            "_format_version" | "_transform" | "services" | "routes" | "filter_chains" => {}
-            "plugins" => return Err(root.err(format!("plugins: {PLUGINS_UNSUPPORTED}"))),
+            "_format_version" | "_transform" | "services" | "routes" | "filter_chains"
+            | "plugins" => {}
             k if UNSUPPORTED_ENTITIES.contains(&k) => {
                 return Err(root.err(format!(
                     "`{k}`: this Kong entity is not supported by wasm-gateway"
@@ -209,6 +223,9 @@ pub fn parse(file: &str, text: &str) -> Result<Declarative, ConfigError> {
     }
     for (i, v) in root.list("filter_chains")?.iter().enumerate() {
         b.chain(v, format!("filter_chains[{i}]"), None)?;
+    }
+    for (i, v) in root.list("plugins")?.iter().enumerate() {
+        b.plugin(v, format!("plugins[{i}]"), None)?;
     }
     b.finish()
 }
@@ -320,6 +337,7 @@ struct RawChain {
     /// Already resolved (nested), or a reference to resolve.
     target: Result<ChainTarget, (&'static str, String)>,
     filters: Vec<FilterDef>,
+    from_plugin: bool,
 }
 
 struct Builder {
@@ -329,7 +347,7 @@ struct Builder {
     raw_chains: Vec<RawChain>,
 }
 
-const SERVICE_FIELDS: [&str; 15] = [
+const SERVICE_FIELDS: [&str; 16] = [
     "name",
     "id",
     "url",
@@ -345,9 +363,10 @@ const SERVICE_FIELDS: [&str; 15] = [
     "enabled",
     "routes",
     "filter_chains",
+    "plugins",
 ];
 
-const ROUTE_FIELDS: [&str; 15] = [
+const ROUTE_FIELDS: [&str; 16] = [
     "name",
     "id",
     "paths",
@@ -363,14 +382,12 @@ const ROUTE_FIELDS: [&str; 15] = [
     "request_buffering",
     "response_buffering",
     "filter_chains",
+    "plugins",
 ];
 
 impl Builder {
     fn service(&mut self, v: &Value, at: String) -> Result<(), ConfigError> {
         let e = Entity::new(&self.file, at, v)?.labelled();
-        if e.map.contains_key("plugins") {
-            return Err(e.err(format!("plugins: {PLUGINS_UNSUPPORTED}")));
-        }
         e.only(&SERVICE_FIELDS)?;
         let name: Option<String> = e.get("name")?;
         let id: Option<String> = e.get("id")?;
@@ -447,14 +464,18 @@ impl Builder {
                 Some(ChainTarget::Service(index)),
             )?;
         }
+        for (i, p) in e.list("plugins")?.iter().enumerate() {
+            self.plugin(
+                p,
+                format!("{}.plugins[{i}]", e.at),
+                Some(ChainTarget::Service(index)),
+            )?;
+        }
         Ok(())
     }
 
     fn route(&mut self, v: &Value, at: String, parent: Option<usize>) -> Result<(), ConfigError> {
         let e = Entity::new(&self.file, at, v)?.labelled();
-        if e.map.contains_key("plugins") {
-            return Err(e.err(format!("plugins: {PLUGINS_UNSUPPORTED}")));
-        }
         e.only(&ROUTE_FIELDS)?;
         let name: Option<String> = e.get("name")?;
         let id: Option<String> = e.get("id")?;
@@ -560,6 +581,13 @@ impl Builder {
                 Some(ChainTarget::Route(index)),
             )?;
         }
+        for (i, p) in e.list("plugins")?.iter().enumerate() {
+            self.plugin(
+                p,
+                format!("{}.plugins[{i}]", e.at),
+                Some(ChainTarget::Route(index)),
+            )?;
+        }
         Ok(())
     }
 
@@ -631,6 +659,68 @@ impl Builder {
             enabled: e.get("enabled")?.unwrap_or(true),
             target,
             filters,
+            from_plugin: false,
+        });
+        Ok(())
+    }
+
+    /// A Wasm filter attached as a plugin (Kong 3.9+): `name` is the
+    /// filter, on a `route` or a `service` (nested, or by reference).
+    fn plugin(
+        &mut self,
+        v: &Value,
+        at: String,
+        parent: Option<ChainTarget>,
+    ) -> Result<(), ConfigError> {
+        let e = Entity::new(&self.file, at, v)?.labelled();
+        e.only(&PLUGIN_FIELDS)?;
+        let Some(name) = e.get::<String>("name")? else {
+            return Err(e.err("name: missing (a Wasm filter's file name without `.wasm`)".into()));
+        };
+        e.get::<String>("id")?;
+        e.get::<String>("instance_name")?;
+        e.get::<Vec<String>>("protocols")?;
+        e.get::<Vec<String>>("tags")?;
+        if !matches!(e.map.get("consumer"), None | Some(Value::Null)) {
+            return Err(
+                e.err("consumer: a Wasm filter plugin cannot be scoped to a consumer".into())
+            );
+        }
+        let route = reference(&e, "route")?;
+        let service = reference(&e, "service")?;
+        let target = match (parent, route, service) {
+            (Some(t), None, None) => Ok(t),
+            (Some(_), _, _) => {
+                return Err(e.err("a plugin nested under a route or service is attached to it: remove `route`/`service`".into()))
+            }
+            (None, Some(_), Some(_)) => {
+                return Err(e.err("give either `route` or `service`, not both (Kong: mutually exclusive)".into()))
+            }
+            (None, Some(r), None) => Err(("route", r)),
+            (None, None, Some(s)) => Err(("service", s)),
+            (None, None, None) => {
+                return Err(e.err("route: missing (a Wasm filter plugin needs a `route` or a `service`)".into()))
+            }
+        };
+        let config = match e.map.get("config") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s.clone().into_bytes(),
+            Some(other) => serde_json::to_vec(other)
+                .map_err(|err| e.err(format!("config: cannot encode as JSON: {err}")))?,
+        };
+        let enabled = e.get("enabled")?.unwrap_or(true);
+        self.raw_chains.push(RawChain {
+            at: e.at.clone(),
+            name: None,
+            enabled,
+            target,
+            filters: vec![FilterDef {
+                name,
+                at: e.at.clone(),
+                config,
+                enabled: true,
+            }],
+            from_plugin: true,
         });
         Ok(())
     }
@@ -674,8 +764,12 @@ impl Builder {
                     .map(ChainTarget::Service)
                     .ok_or_else(|| self.err(&raw.at, format!("service \"{s}\" is not defined")))?,
             };
-            // Kong keeps one filter chain per route and per service.
-            if let Some(other) = chains.iter().find(|c| c.target == target) {
+            // Kong keeps one filter chain per route and per service (filter
+            // plugins are not chains: several may attach).
+            if let Some(other) = chains
+                .iter()
+                .find(|c| c.target == target && !c.from_plugin && !raw.from_plugin)
+            {
                 let what = match target {
                     ChainTarget::Route(i) => format!("route {}", label(&routes[i].at)),
                     ChainTarget::Service(i) => format!("service {}", label(&self.services[i].at)),
@@ -691,8 +785,12 @@ impl Builder {
                 enabled: raw.enabled,
                 target,
                 filters: raw.filters.clone(),
+                from_plugin: raw.from_plugin,
             });
         }
+        // An entity's filter chain runs before the filters attached to it
+        // as plugins.
+        chains.sort_by_key(|c| c.from_plugin);
         Ok(Declarative {
             file: self.file,
             services: self.services,

@@ -75,8 +75,13 @@ pub fn load_chains(
                         dir.filters.keys().cloned().collect::<Vec<_>>().join(", ")
                     )
                 };
+                let what = if chain.from_plugin {
+                    "plugin: wasm-gateway runs no Lua plugins, and no Wasm filter named"
+                } else {
+                    "filter"
+                };
                 return Err(err(format!(
-                    "name: filter \"{}\" is not in --filters {} ({available})",
+                    "name: {what} \"{}\" is not in --filters {} ({available})",
                     f.name,
                     dir.dir.display()
                 )));
@@ -102,8 +107,8 @@ pub fn load_chains(
             instances += 1;
         }
         match chain.target {
-            ChainTarget::Route(i) => route_chain[i] = ids,
-            ChainTarget::Service(i) => service_chain[i] = ids,
+            ChainTarget::Route(i) => route_chain[i].extend(ids),
+            ChainTarget::Service(i) => service_chain[i].extend(ids),
         }
     }
     let chains = config
