@@ -255,3 +255,84 @@ fn a_local_answer_from_another_filter_counts_with_source_kong() {
         "the 429 had no upstream"
     );
 }
+
+/// promtool: `$PROMTOOL` (set by scripts/test), the PATH, or the copy
+/// scripts/test unpacks into target/tools.
+fn promtool() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("PROMTOOL") {
+        return p.into();
+    }
+    let unpacked =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/promtool");
+    if unpacked.exists() {
+        return unpacked;
+    }
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("promtool"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("promtool not found: run scripts/test (it unpacks Debian's prometheus package) or set PROMTOOL"))
+}
+
+#[test]
+fn the_endpoint_is_valid_exposition_for_promtool_and_a_rust_parser() {
+    let (mut n, id) = metrics_node(
+        HostProfile::Kong,
+        2,
+        r#"{"max_series": 3, "labels": {"kubernetes_namespace": "shop"}}"#,
+    );
+    for (i, route) in ["orders", "a\"b\\c\nd", "third", "fourth", "fifth"]
+        .iter()
+        .enumerate()
+    {
+        n.worker(i)
+            .run(&[id], kong_request(route), |_| upstream_122ms())
+            .unwrap();
+    }
+    let text = scrape(&mut n, id);
+
+    let mut child = std::process::Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Exit 3 is lint findings only; the one promtool has is Kong's own
+    // naming (`_ms`), which dashboards depend on. Anything else fails.
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "promtool could not parse:\n{report}\n{text}"
+    );
+    for finding in report.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            finding.contains("should not contain abbreviated units"),
+            "unexpected promtool finding: {finding}"
+        );
+    }
+
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let requests: f64 = parsed
+        .samples
+        .iter()
+        .filter(|s| s.metric == "kong_http_requests_total")
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => 0.0,
+        })
+        .sum();
+    assert_eq!(
+        requests, 5.0,
+        "every request counted once, overflow included"
+    );
+    assert!(parsed
+        .samples
+        .iter()
+        .any(|s| s.labels.get("kubernetes_namespace") == Some("shop")));
+}
