@@ -336,3 +336,62 @@ fn the_endpoint_is_valid_exposition_for_promtool_and_a_rust_parser() {
         .iter()
         .any(|s| s.labels.get("kubernetes_namespace") == Some("shop")));
 }
+
+#[test]
+fn abi_metrics_match_the_endpoint_and_carry_their_labels_in_the_name() {
+    let (mut n, id) = metrics_node(HostProfile::Envoy, 3, "{}");
+    for w in 0..3 {
+        for _ in 0..4 {
+            n.worker(w)
+                .run(&[id], kong_request("orders"), |_| {
+                    upstream_122ms()
+                        .property("response.backend_latency", Value::Duration(122_000_000))
+                })
+                .unwrap();
+        }
+    }
+    let text = scrape(&mut n, id);
+    let requests = "kong_http_requests_total_service=.=orders-svc;.;_route=.=orders;.;_code=.=200;.;_source=.=service;.;_workspace=.=default;.;_consumer=.=;.;";
+    assert_eq!(
+        n.metrics().value(requests),
+        Some(host_tests::metrics::MetricValue::Counter(12)),
+        "{:?}",
+        n.metrics().all()
+    );
+    assert!(line(&text, "kong_http_requests_total{")
+        .unwrap()
+        .ends_with(" 12"));
+    let upstream =
+        "kong_upstream_latency_ms_service=.=orders-svc;.;_route=.=orders;.;_workspace=.=default;.;";
+    let Some(host_tests::metrics::MetricValue::Histogram(h)) = n.metrics().value(upstream) else {
+        panic!("{:?}", n.metrics().all())
+    };
+    assert_eq!((h.count, h.sum), (12, 12 * 122));
+    assert!(line(&text, "kong_upstream_latency_ms_sum{")
+        .unwrap()
+        .ends_with(&format!(" {}", 12 * 122)));
+}
+
+#[test]
+fn each_node_counts_exactly_the_requests_it_served() {
+    let mut nodes: Vec<(Node, PluginId)> = (0..3)
+        .map(|_| metrics_node(HostProfile::Kong, 2, "{}"))
+        .collect();
+    for (i, (n, id)) in nodes.iter_mut().enumerate() {
+        for k in 0..(i + 1) * 3 {
+            n.worker(k)
+                .run(&[*id], kong_request("orders"), |_| upstream_122ms())
+                .unwrap();
+        }
+    }
+    for (i, (n, id)) in nodes.iter_mut().enumerate() {
+        let text = scrape(n, *id);
+        let count = line(&text, "kong_http_requests_total{")
+            .unwrap()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_string();
+        assert_eq!(count, ((i + 1) * 3).to_string(), "node {i}");
+    }
+}

@@ -3,6 +3,7 @@
 //! `metrics_path` and aggregated over the node's workers in shared data.
 //! Histograms, series and exposition live in `shared::metrics`.
 
+mod abi_metrics;
 mod host;
 mod record;
 mod root;

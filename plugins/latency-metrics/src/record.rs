@@ -12,7 +12,7 @@ use shared::metrics::{
 const MAX_ATTEMPTS: u32 = 64;
 
 /// Where this worker counts a label set: a series index, or the overflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
     Series(u32),
     Overflow,

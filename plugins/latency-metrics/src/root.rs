@@ -19,6 +19,7 @@ pub struct Ready {
     /// Label set fingerprint → where this worker counts it: two shared
     /// reads saved on every request after the first of a series.
     pub targets: std::cell::RefCell<std::collections::HashMap<u64, crate::record::Target>>,
+    pub abi: std::cell::RefCell<crate::abi_metrics::AbiMetrics>,
 }
 
 #[derive(Default)]
@@ -57,6 +58,7 @@ impl RootContext for MetricsRoot {
             config,
             names: Default::default(),
             targets: Default::default(),
+            abi: Default::default(),
         }));
         true
     }

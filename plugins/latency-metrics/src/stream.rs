@@ -173,6 +173,9 @@ impl HttpContext for MetricsStream {
                 }
             }),
         };
+        if let (Ok(t), Ok(mut abi)) = (&target, ready.abi.try_borrow_mut()) {
+            abi.record(ready.config.names(), *t, &labels, &l);
+        }
         let counted = target.and_then(|t: Target| record::add(&ready.keys, ready.create, t, &l));
         if let Err(s) = counted {
             log::warn!("latency-metrics: could not count a request in shared data: {s:?}");
