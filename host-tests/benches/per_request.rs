@@ -40,6 +40,7 @@ fn measure(profile: HostProfile, name: &str, wasm: &str, config: &str, distinct_
 fn main() {
     let noop = env!("WASM_NOOP");
     let rl = env!("WASM_RATE_LIMIT");
+    let lm = env!("WASM_LATENCY_METRICS");
     println!("per-request cost, {REQUESTS} requests each (ns/request, ratio to the no-op filter)");
     for profile in HostProfile::ALL {
         let base = measure(profile, "noop", noop, "", false);
@@ -67,5 +68,12 @@ fn main() {
                 t / base
             );
         }
+        let t = measure(profile, "latency_metrics", lm, "{}", false);
+        println!(
+            "{:>6} {:<35} {t:>9.0} ns  {:.2}x",
+            profile.name(),
+            "latency-metrics, one series",
+            t / base
+        );
     }
 }
