@@ -53,7 +53,7 @@ impl RootContext for MetricsRoot {
         );
         self.ready = Some(Rc::new(Ready {
             keys: SharedKeys::new("lm"),
-            create: CreateCas::detect(),
+            create: CreateCas::detect("lm:cas-probe"),
             constant,
             config,
             names: Default::default(),

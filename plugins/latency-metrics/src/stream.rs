@@ -5,6 +5,7 @@
 use crate::host::{self, FirstOf};
 use crate::record::{self, Target};
 use crate::root::Ready;
+use host_calls::{ROUTE_NAME, SERVICE_NAME};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, MapType};
@@ -14,16 +15,6 @@ use shared::metrics::{
 };
 use std::rc::Rc;
 
-const ROUTE: [&[&str]; 3] = [
-    &["xds", "route_name"],
-    &["kong", "route_name"],
-    &["kong", "route_id"],
-];
-const SERVICE: [&[&str]; 3] = [
-    &["xds", "cluster_name"],
-    &["kong", "service_name"],
-    &["kong", "service_id"],
-];
 /// The host's upstream timing: nginx's variables (text seconds; the
 /// response time is final in the log phase) and Envoy's
 /// `response.backend_latency` (nanoseconds).
@@ -143,13 +134,13 @@ impl HttpContext for MetricsStream {
         let route = ready
             .names
             .route
-            .get(&ROUTE)
+            .get(&ROUTE_NAME)
             .map(|(_, v)| v)
             .unwrap_or_default();
         let service = ready
             .names
             .service
-            .get(&SERVICE)
+            .get(&SERVICE_NAME)
             .map(|(_, v)| v)
             .unwrap_or_default();
         let labels = LabelSet::new(&service, &route, self.status, source, &self.consumer);

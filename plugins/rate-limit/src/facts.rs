@@ -2,43 +2,15 @@
 //! configuration needs — and where Envoy and Kong name them differently.
 
 use crate::host;
+use host_calls::{FirstOf, ROUTE_NAME, SERVICE_NAME};
 use shared::ratelimit::{CollectedFacts, RateLimitConfig};
-use std::cell::Cell;
 
-/// Route-name properties in the order tried: Envoy's, Kong 3.9+'s, and
-/// Kong before 3.9 (which has only ids).
-const ROUTE_PROPERTIES: [&[&str]; 3] = [
-    &["xds", "route_name"],
-    &["kong", "route_name"],
-    &["kong", "route_id"],
-];
-const SERVICE_PROPERTIES: [&[&str]; 3] = [
-    &["xds", "cluster_name"],
-    &["kong", "service_name"],
-    &["kong", "service_id"],
-];
-
-/// Remembers which property answered, so later requests on this worker
-/// make one host call instead of trying every host's name.
+/// Remembers which property names answered, so later requests on this
+/// worker make one host call instead of trying every host's name.
 #[derive(Default)]
 pub struct PropertyNames {
-    route: Cell<Option<usize>>,
-    service: Cell<Option<usize>>,
-}
-
-fn first_answer(names: &[&[&str]], hit: &Cell<Option<usize>>) -> Option<Vec<u8>> {
-    if let Some(i) = hit.get() {
-        if let Some(v) = names.get(i).and_then(|p| host::property(p)) {
-            return Some(v);
-        }
-    }
-    for (i, path) in names.iter().enumerate() {
-        if let Some(v) = host::property(path) {
-            hit.set(Some(i));
-            return Some(v);
-        }
-    }
-    None
+    route: FirstOf,
+    service: FirstOf,
 }
 
 /// Reads what `config` needs: its headers, the client address, the route
@@ -53,9 +25,9 @@ pub fn collect(config: &RateLimitConfig, names: &PropertyNames) -> CollectedFact
         }
     }
     facts.source_address = host::property(&["source", "address"]);
-    facts.route_name = first_answer(&ROUTE_PROPERTIES, &names.route);
+    facts.route_name = names.route.get(&ROUTE_NAME).map(|(_, v)| v);
     if config.needs_service_name() {
-        facts.service_name = first_answer(&SERVICE_PROPERTIES, &names.service);
+        facts.service_name = names.service.get(&SERVICE_NAME).map(|(_, v)| v);
     }
     // Each host call costs on every request: read only what is used.
     if config.needs_path() {

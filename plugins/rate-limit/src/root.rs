@@ -103,7 +103,7 @@ impl RootContext for RateLimitRoot {
             let _ = hostcalls::set_tick_period(Duration::from_millis((*ms).max(1)));
             self.sync = Some((batched::Syncer::new(random_u64() | 1), *ms));
         }
-        let create = host::detect_create_cas();
+        let create = CreateCas::detect("rl:cas-probe");
         let seed = match node_seed(create) {
             Ok(s) => s,
             Err(s) => {
