@@ -5,7 +5,7 @@
 #[path = "common/http.rs"]
 mod http;
 
-use http::{get, refused, send, Echo, Gateway, NOOP, PROBE, RATE_LIMIT};
+use http::{get, refused, send, Echo, Gateway, TempDir, NOOP, PROBE, RATE_LIMIT};
 use std::thread;
 use std::time::Duration;
 
@@ -563,5 +563,34 @@ plugins:
     assert_eq!(
         r.headers_named("x-probe-seen"),
         ["svc_probe", "first", "second"]
+    );
+}
+
+#[test]
+fn a_config_against_the_filters_meta_json_schema_is_refused_naming_the_field() {
+    // Kong 3.5+ validates a filter's config with `config_schema` from `<name>.meta.json`.
+    let meta_dir = TempDir::new("meta");
+    let meta = meta_dir.0.join("rate_limit.meta.json");
+    let schema = serde_json::json!({ "config_schema": shared::ratelimit::json_schema() });
+    std::fs::write(&meta, schema.to_string()).unwrap();
+    let meta = meta.to_str().unwrap().to_string();
+    let e = refusal(
+        Some(
+            r#"_format_version: "3.0"
+services:
+  - name: s
+    url: http://127.0.0.1:1
+    routes:
+      - name: r
+        paths: ["/"]
+        filter_chains:
+          - filters: [{name: rate_limit, config: {minute: 5, limit_by: ip, window_type: rolling}}]
+"#,
+        ),
+        &[("rate_limit", RATE_LIMIT), ("rate_limit", &meta)],
+    );
+    assert!(
+        e.contains(r#"kong.yml: services[0] ("s").routes[0] ("r").filter_chains[0].filters[0] ("rate_limit"): config.window_type: does not match the config_schema of rate_limit.meta.json"#),
+        "{e}"
     );
 }

@@ -18,5 +18,6 @@ macro_rules! both_targets_test {
 }
 
 pub mod cluster;
+pub mod config_schema;
 pub mod metrics;
 pub mod ratelimit;

@@ -15,6 +15,12 @@ struct PluginCrate {
     artifact: &'static str,
     /// The most the release module may weigh.
     budget_bytes: u64,
+    /// Its configuration's JSON Schema (Kong's `config_schema`).
+    schema: fn() -> serde_json::Value,
+    /// Its configuration reference (Markdown).
+    reference: fn() -> String,
+    /// Where the reference is committed.
+    reference_path: &'static str,
 }
 
 // Size budgets. Every worker of every gateway pod compiles and holds its own
@@ -29,11 +35,17 @@ const PLUGINS: [PluginCrate; 2] = [
         package: "rate-limit",
         artifact: "rate_limit",
         budget_bytes: 400 * KIB,
+        schema: shared::ratelimit::json_schema,
+        reference: shared::ratelimit::reference_markdown,
+        reference_path: "docs/config/rate-limit.md",
     },
     PluginCrate {
         package: "latency-metrics",
         artifact: "latency_metrics",
         budget_bytes: 400 * KIB,
+        schema: shared::metrics::json_schema,
+        reference: shared::metrics::reference_markdown,
+        reference_path: "docs/config/latency-metrics.md",
     },
 ];
 
@@ -78,6 +90,7 @@ pub fn build(root: &Path) -> Result<()> {
             ));
         }
     }
+    write_metadata(root, &out_dir)?;
     if !over_budget.is_empty() {
         bail!(
             "{} (see the budgets in xtask/src/plugins.rs)",
@@ -87,6 +100,31 @@ pub fn build(root: &Path) -> Result<()> {
 
     cargo_build(root, &target_dir, BARE_TARGET)?;
     println!("both plugins also build for {BARE_TARGET}");
+    Ok(())
+}
+
+/// Writes each filter's Kong metadata, `<artifact>.meta.json` (`{"config_schema": …}`), next to
+/// its module, and regenerates its configuration reference in `docs/config/` (committed; a test
+/// in `shared` fails when the committed text is not the generated one).
+pub fn write_metadata(root: &Path, out_dir: &Path) -> Result<()> {
+    for plugin in &PLUGINS {
+        let meta = serde_json::json!({ "config_schema": (plugin.schema)() });
+        let text = serde_json::to_string_pretty(&meta)? + "\n";
+        let file = out_dir.join(format!("{}.meta.json", plugin.artifact));
+        fs::write(&file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        println!("{}", file.strip_prefix(root).unwrap_or(&file).display());
+
+        let doc = root.join(plugin.reference_path);
+        let text = (plugin.reference)();
+        if fs::read_to_string(&doc).ok().as_deref() != Some(text.as_str()) {
+            if let Some(dir) = doc.parent() {
+                fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            fs::write(&doc, text).with_context(|| format!("cannot write {}", doc.display()))?;
+            println!("{} regenerated", plugin.reference_path);
+        }
+    }
     Ok(())
 }
 

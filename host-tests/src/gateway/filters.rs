@@ -43,6 +43,52 @@ impl FilterDir {
     }
 }
 
+/// Kong 3.5+: when `<name>.meta.json` lies next to `<name>.wasm`, a filter's `config` must satisfy
+/// its `config_schema` (JSON Schema) before the filter sees it. An absent config is not checked;
+/// a config that is not JSON is checked as a JSON string, as Kong sees a string config.
+fn check_config_schema(wasm: &Path, config: &[u8]) -> Result<(), String> {
+    let meta_path = wasm.with_extension("meta.json");
+    let Ok(meta_text) = std::fs::read_to_string(&meta_path) else {
+        return Ok(());
+    };
+    let name = meta_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("the filter's meta.json")
+        .to_string();
+    let meta: serde_json::Value = serde_json::from_str(&meta_text)
+        .map_err(|e| format!("config: {name} is not valid JSON: {e}"))?;
+    let Some(schema) = meta.get("config_schema") else {
+        return Ok(());
+    };
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|e| format!("config: the config_schema of {name} is not a valid schema: {e}"))?;
+    if config.is_empty() {
+        return Ok(());
+    }
+    let instance = serde_json::from_slice(config).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(config).into_owned())
+    });
+    match validator.validate(&instance) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let at = e.instance_path().to_string();
+            let field = if at.is_empty() {
+                "config".to_string()
+            } else {
+                format!("config{}", at.replace('/', "."))
+            };
+            let mut detail = e.to_string();
+            if detail.chars().count() > 300 {
+                detail = detail.chars().take(297).collect::<String>() + "...";
+            }
+            Err(format!(
+                "{field}: does not match the config_schema of {name}: {detail}"
+            ))
+        }
+    }
+}
+
 /// Loads every enabled filter of every enabled chain into `node`, one
 /// instance per chain position (each with its own configuration), and
 /// answers each route's chain: the service's filters, then the route's —
@@ -86,6 +132,7 @@ pub fn load_chains(
                     dir.dir.display()
                 )));
             };
+            check_config_schema(path, &f.config).map_err(err)?;
             let plugin = Plugin::new(&f.name, path).config(f.config.clone());
             let id = node.load(plugin).map_err(|e| match e {
                 HostError::Config { callback, logs, .. } => {

@@ -243,7 +243,13 @@ fn filters_dir(dir: &Path, filters: &[(&str, &str)]) -> PathBuf {
     let fdir = dir.join("filters");
     std::fs::create_dir_all(&fdir).unwrap();
     for (name, wasm) in filters {
-        std::fs::copy(wasm, fdir.join(format!("{name}.wasm"))).unwrap();
+        // A `.meta.json` source is the filter's Kong metadata, copied next to its module.
+        let file = if wasm.ends_with(".meta.json") {
+            format!("{name}.meta.json")
+        } else {
+            format!("{name}.wasm")
+        };
+        std::fs::copy(wasm, fdir.join(file)).unwrap();
     }
     fdir
 }

@@ -22,6 +22,7 @@ mod config;
 mod exposition;
 mod labels;
 mod record;
+mod schema;
 mod series;
 mod timing;
 
@@ -44,6 +45,7 @@ pub use labels::{
     consumer_value, label_value, LabelSet, Source, MAX_LABEL_VALUE_BYTES, OVERFLOW_LABEL,
 };
 pub use record::{Histogram, KongLatencyHistogram, LatencyHistogram, SeriesRecord};
+pub use schema::{json_schema, reference_markdown};
 pub use series::{allocate, decode_count, encode_count, SeriesTable, SharedKeys, Slot};
 pub use timing::{
     filter_upstream_ms, latencies, parse_envoy_duration_ns, parse_ngx_seconds, Latencies,

@@ -26,6 +26,7 @@ mod limits;
 mod policy;
 mod record;
 mod rules;
+mod schema;
 mod slots;
 mod window;
 
@@ -39,6 +40,7 @@ pub use limits::{Limit, LimitNames, MAX_LIMITS_PER_RULE};
 pub use policy::{Policy, RedisProxy, SyncRate};
 pub use record::{Counter, Record};
 pub use rules::{Rule, RuleMatch};
+pub use schema::{json_schema, reference_markdown};
 pub use slots::{choose_slot, is_dead, probe_slots, slot_key, Probes, SlotChoice, PROBES};
 pub use window::{sliding_usage, Window, WindowType};
 
