@@ -681,3 +681,29 @@ fn kong_yml_runs_the_seed_scenario_in_wasm_gateway() {
 fn kong_3_9_plugins_yml_runs_the_seed_scenario_in_wasm_gateway() {
     seed_scenario_in_the_gateway("kong-config/kong-3.9-plugins.yml");
 }
+
+/// The Kong filter metadata's `config_schema` (what `cargo xtask build`
+/// writes to `<filter>.meta.json`) accepts every configuration in the repo,
+/// as the plugins do: Kong validates a filter's config against it on load.
+#[test]
+fn every_configuration_in_the_repo_passes_the_filters_config_schema() {
+    let rate_limit = jsonschema::validator_for(&shared::ratelimit::json_schema()).unwrap();
+    let latency = jsonschema::validator_for(&shared::metrics::json_schema()).unwrap();
+    let all = all_configs();
+    assert!(!all.is_empty());
+    for f in &all {
+        let validator = match f.kind {
+            Kind::RateLimit => &rate_limit,
+            Kind::LatencyMetrics => &latency,
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(&f.config)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: refused by the config_schema: {errors:?}",
+            f.at
+        );
+    }
+}
