@@ -457,21 +457,7 @@ impl Builder {
         for (i, r) in e.list("routes")?.iter().enumerate() {
             self.route(r, format!("{}.routes[{i}]", e.at), Some(index))?;
         }
-        for (i, c) in e.list("filter_chains")?.iter().enumerate() {
-            self.chain(
-                c,
-                format!("{}.filter_chains[{i}]", e.at),
-                Some(ChainTarget::Service(index)),
-            )?;
-        }
-        for (i, p) in e.list("plugins")?.iter().enumerate() {
-            self.plugin(
-                p,
-                format!("{}.plugins[{i}]", e.at),
-                Some(ChainTarget::Service(index)),
-            )?;
-        }
-        Ok(())
+        self.nested_filters(&e, ChainTarget::Service(index))
     }
 
     fn route(&mut self, v: &Value, at: String, parent: Option<usize>) -> Result<(), ConfigError> {
@@ -574,19 +560,16 @@ impl Builder {
             regex_priority: e.get("regex_priority")?.unwrap_or(0),
         };
         self.routes.push((def, service));
+        self.nested_filters(&e, ChainTarget::Route(index))
+    }
+
+    /// The filter chains and filter plugins nested under a service or route.
+    fn nested_filters(&mut self, e: &Entity<'_>, target: ChainTarget) -> Result<(), ConfigError> {
         for (i, c) in e.list("filter_chains")?.iter().enumerate() {
-            self.chain(
-                c,
-                format!("{}.filter_chains[{i}]", e.at),
-                Some(ChainTarget::Route(index)),
-            )?;
+            self.chain(c, format!("{}.filter_chains[{i}]", e.at), Some(target))?;
         }
         for (i, p) in e.list("plugins")?.iter().enumerate() {
-            self.plugin(
-                p,
-                format!("{}.plugins[{i}]", e.at),
-                Some(ChainTarget::Route(index)),
-            )?;
+            self.plugin(p, format!("{}.plugins[{i}]", e.at), Some(target))?;
         }
         Ok(())
     }
