@@ -8,6 +8,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+// The shipped modules' rustc flags, shared with `cargo xtask build`.
+#[path = "../xtask/src/wasm_flags.rs"]
+mod wasm_flags;
+
 const CRATES: [(&str, &str); 4] = [
     ("rate-limit", "rate_limit"),
     ("latency-metrics", "latency_metrics"),
@@ -24,9 +28,11 @@ fn main() {
         "host-tests/fixtures",
         "Cargo.toml",
         "Cargo.lock",
+        "xtask/src/wasm_flags.rs",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    println!("cargo:rerun-if-env-changed=CARGO_HOME");
     let target_dir = root.join("target").join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -53,6 +59,7 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", wasm_flags::encoded_rustflags());
     let status = cmd.status();
     match status {
         Ok(s) if s.success() => {}

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use xtask::{demo, plugins};
+use xtask::{demo, oci, plugins};
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -22,7 +22,19 @@ Commands:
             --install-deps   install redis-server and webdis with apt-get
                              (through sudo) when missing; as root it does
                              so anyway
-  oci     (not yet implemented) Package the plugins as OCI images.
+  oci     Build the plugins and package each as OCI artifacts in two forms:
+          `<version>`, the Istio compat image (one tar+gzip layer holding
+          plugin.wasm) that Istio and Envoy Gateway pull, and
+          `<version>-wasm`, the CNCF Wasm OCI artifact (one application/wasm
+          layer). Writes OCI image layouts to target/oci/<plugin>/ and prints
+          every digest. Dated by SOURCE_DATE_EPOCH, else the commit time: the
+          same sources and date give the same digests.
+            --push REGISTRY/PREFIX
+                     also push PREFIX/rate-limit and PREFIX/latency-metrics
+                     with both tags, e.g. --push 127.0.0.1:5000/wasm; plain
+                     HTTP for loopback registries, HTTPS otherwise;
+                     credentials from REGISTRY_USERNAME and
+                     REGISTRY_PASSWORD when set
   bench   (not yet implemented) Run the benchmarks.
 
 Options:
@@ -57,7 +69,20 @@ fn main() -> ExitCode {
                 ExitCode::from(USAGE)
             }
         },
-        [cmd @ ("oci" | "bench"), ..] => {
+        ["oci", rest @ ..] => match oci::options(rest) {
+            Ok(opts) => match oci::main(&workspace_root(), &opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("cargo xtask oci: {e:#}");
+                    ExitCode::FAILURE
+                }
+            },
+            Err(e) => {
+                eprint!("cargo xtask oci: {e}\n\n{HELP}");
+                ExitCode::from(USAGE)
+            }
+        },
+        [cmd @ "bench", ..] => {
             eprintln!("cargo xtask {cmd}: not yet implemented");
             ExitCode::from(USAGE)
         }

@@ -9,10 +9,13 @@ use std::process::Command;
 const KIB: u64 = 1024;
 
 /// A plugin crate and the module it ships as.
-struct PluginCrate {
-    package: &'static str,
+pub struct PluginCrate {
+    /// The crate, and the image name it is pushed under (`PREFIX/rate-limit`).
+    pub package: &'static str,
     /// The file stem cargo gives the cdylib, and the name it ships under.
-    artifact: &'static str,
+    pub artifact: &'static str,
+    /// One line on what it does, for the OCI description annotation.
+    pub description: &'static str,
     /// The most the release module may weigh.
     budget_bytes: u64,
     /// Its configuration's JSON Schema (Kong's `config_schema`).
@@ -30,10 +33,12 @@ struct PluginCrate {
 // stub) 83 KiB; 400 KiB leaves room for the cluster mode and the metrics
 // exposition, and still stops an accidental heavy dependency (regex, a TLS
 // stack, a float formatter).
-const PLUGINS: [PluginCrate; 2] = [
+pub const PLUGINS: [PluginCrate; 2] = [
     PluginCrate {
         package: "rate-limit",
         artifact: "rate_limit",
+        description: "Rate limiting for proxy-wasm gateways (Envoy, Istio, Kong): per node in \
+                      shared data, or across the cluster through Redis behind Webdis",
         budget_bytes: 400 * KIB,
         schema: shared::ratelimit::json_schema,
         reference: shared::ratelimit::reference_markdown,
@@ -42,6 +47,8 @@ const PLUGINS: [PluginCrate; 2] = [
     PluginCrate {
         package: "latency-metrics",
         artifact: "latency_metrics",
+        description: "Upstream latency and request outcomes per route and service as \
+                      Prometheus metrics (Kong's kong_upstream_latency_ms), for autoscaling",
         budget_bytes: 400 * KIB,
         schema: shared::metrics::json_schema,
         reference: shared::metrics::reference_markdown,
@@ -59,19 +66,10 @@ pub const TARGETS: [&str; 2] = [SHIP_TARGET, BARE_TARGET];
 /// Builds, copies and measures the plugins; fails when one is over budget
 /// or does not build for [`BARE_TARGET`].
 pub fn build(root: &Path) -> Result<()> {
-    // The same target directory as host-tests/build.rs: neither builds twice.
-    let target_dir = root.join("target").join("wasm");
-    cargo_build(root, &target_dir, SHIP_TARGET)?;
-
-    let out_dir = root.join("target").join("plugins");
-    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let out_dir = compile(root)?;
     let mut over_budget = Vec::new();
     for plugin in &PLUGINS {
-        let file = format!("{}.wasm", plugin.artifact);
-        let built = target_dir.join(SHIP_TARGET).join("release").join(&file);
-        let shipped = out_dir.join(&file);
-        fs::copy(&built, &shipped)
-            .with_context(|| format!("cannot copy {} to {}", built.display(), shipped.display()))?;
+        let shipped = out_dir.join(format!("{}.wasm", plugin.artifact));
         let size = fs::metadata(&shipped)
             .with_context(|| format!("cannot read {}", shipped.display()))?
             .len();
@@ -98,9 +96,29 @@ pub fn build(root: &Path) -> Result<()> {
         );
     }
 
-    cargo_build(root, &target_dir, BARE_TARGET)?;
+    cargo_build(root, &root.join("target").join("wasm"), BARE_TARGET)?;
     println!("both plugins also build for {BARE_TARGET}");
     Ok(())
+}
+
+/// Builds the shipped modules of the workspace at `root` and copies them to
+/// `<root>/target/plugins/`, which it returns. Only that: no budgets, no
+/// metadata, no second target (the OCI reproducibility test builds a copy of
+/// the sources with it).
+pub fn compile(root: &Path) -> Result<std::path::PathBuf> {
+    // The same target directory as host-tests/build.rs: neither builds twice.
+    let target_dir = root.join("target").join("wasm");
+    cargo_build(root, &target_dir, SHIP_TARGET)?;
+    let out_dir = root.join("target").join("plugins");
+    fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    for plugin in &PLUGINS {
+        let file = format!("{}.wasm", plugin.artifact);
+        let built = target_dir.join(SHIP_TARGET).join("release").join(&file);
+        let shipped = out_dir.join(&file);
+        fs::copy(&built, &shipped)
+            .with_context(|| format!("cannot copy {} to {}", built.display(), shipped.display()))?;
+    }
+    Ok(out_dir)
 }
 
 /// Writes each filter's Kong metadata, `<artifact>.meta.json` (`{"config_schema": …}`), next to
@@ -145,6 +163,19 @@ fn cargo_build(root: &Path, target_dir: &Path, target: &str) -> Result<()> {
     for plugin in &PLUGINS {
         cmd.args(["-p", plugin.package]);
     }
+    // The same flags as host-tests/build.rs; nothing of an outer build leaks in.
+    for var in [
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        crate::wasm_flags::encoded_rustflags(),
+    );
     let status = cmd
         .status()
         .context("cannot run cargo to build the plugins")?;
