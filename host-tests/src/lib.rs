@@ -21,6 +21,7 @@ pub mod node;
 pub mod plugin;
 pub mod profile;
 pub mod properties;
+pub mod registry;
 pub mod services;
 pub mod shared_data;
 pub mod state;

@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 pub enum ServiceError {
     #[error("`{0}` is not installed (Debian: apt-get install -y redis-server webdis)")]
     Missing(&'static str),
+    #[error("`{bin}` is not installed (Debian: apt-get install -y {package})")]
+    NotInstalled {
+        bin: &'static str,
+        package: &'static str,
+    },
     #[error("{what}: {detail}")]
     Failed { what: String, detail: String },
 }
@@ -25,7 +30,7 @@ pub fn installed() -> bool {
     which("redis-server").is_some() && which("webdis").is_some()
 }
 
-fn which(bin: &str) -> Option<PathBuf> {
+pub(crate) fn which(bin: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join(bin))
@@ -44,7 +49,7 @@ pub fn free_port() -> Result<u16, ServiceError> {
         })
 }
 
-fn wait_listening(port: u16, what: &str, child: &mut Child) -> Result<(), ServiceError> {
+pub(crate) fn wait_listening(port: u16, what: &str, child: &mut Child) -> Result<(), ServiceError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     while Instant::now() < deadline {
@@ -65,7 +70,7 @@ fn wait_listening(port: u16, what: &str, child: &mut Child) -> Result<(), Servic
     })
 }
 
-fn scratch_dir(name: &str) -> Result<PathBuf, ServiceError> {
+pub(crate) fn scratch_dir(name: &str) -> Result<PathBuf, ServiceError> {
     let dir = std::env::temp_dir().join(format!(
         "gateway-wasm-{name}-{}-{}",
         std::process::id(),
@@ -247,7 +252,7 @@ impl Drop for Webdis {
     }
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), ServiceError> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), ServiceError> {
     std::fs::write(path, bytes).map_err(|e| ServiceError::Failed {
         what: format!("write {}", path.display()),
         detail: e.to_string(),

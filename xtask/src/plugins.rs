@@ -96,7 +96,7 @@ pub fn build(root: &Path) -> Result<()> {
         );
     }
 
-    cargo_build(root, &root.join("target").join("wasm"), BARE_TARGET)?;
+    cargo_build(root, &root.join("target").join("wasm"), BARE_TARGET, None)?;
     println!("both plugins also build for {BARE_TARGET}");
     Ok(())
 }
@@ -106,9 +106,18 @@ pub fn build(root: &Path) -> Result<()> {
 /// metadata, no second target (the OCI reproducibility test builds a copy of
 /// the sources with it).
 pub fn compile(root: &Path) -> Result<std::path::PathBuf> {
+    compile_with_cargo_home(root, None)
+}
+
+/// [`compile`] with cargo's home moved to `cargo_home` (the reproducibility
+/// test builds as another machine would, with its cargo home elsewhere).
+pub fn compile_with_cargo_home(
+    root: &Path,
+    cargo_home: Option<&Path>,
+) -> Result<std::path::PathBuf> {
     // The same target directory as host-tests/build.rs: neither builds twice.
     let target_dir = root.join("target").join("wasm");
-    cargo_build(root, &target_dir, SHIP_TARGET)?;
+    cargo_build(root, &target_dir, SHIP_TARGET, cargo_home)?;
     let out_dir = root.join("target").join("plugins");
     fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     for plugin in &PLUGINS {
@@ -147,7 +156,12 @@ pub fn write_metadata(root: &Path, out_dir: &Path) -> Result<()> {
 }
 
 /// `cargo build --release --target <target>` of every plugin.
-fn cargo_build(root: &Path, target_dir: &Path, target: &str) -> Result<()> {
+fn cargo_build(
+    root: &Path,
+    target_dir: &Path,
+    target: &str,
+    cargo_home: Option<&Path>,
+) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
@@ -172,9 +186,12 @@ fn cargo_build(root: &Path, target_dir: &Path, target: &str) -> Result<()> {
     ] {
         cmd.env_remove(var);
     }
+    if let Some(home) = cargo_home {
+        cmd.env("CARGO_HOME", home);
+    }
     cmd.env(
         "CARGO_ENCODED_RUSTFLAGS",
-        crate::wasm_flags::encoded_rustflags(),
+        crate::wasm_flags::encoded_rustflags_for(cargo_home),
     );
     let status = cmd
         .status()

@@ -14,8 +14,18 @@ use std::path::PathBuf;
 
 /// The value for `CARGO_ENCODED_RUSTFLAGS` (flags separated by `\x1f`).
 pub fn encoded_rustflags() -> String {
+    encoded_rustflags_for(None)
+}
+
+/// The same for a build whose `CARGO_HOME` is `home` (`None`: this process's).
+#[allow(dead_code)] // host-tests/build.rs includes this file and uses the above only
+pub fn encoded_rustflags_for(home: Option<&std::path::Path>) -> String {
+    let homes = match home {
+        Some(h) => with_canonical(h.to_path_buf()),
+        None => cargo_homes(),
+    };
     let mut flags = Vec::new();
-    for home in cargo_homes() {
+    for home in homes {
         flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
     flags.join("\u{1f}")
@@ -38,6 +48,10 @@ fn cargo_homes() -> Vec<PathBuf> {
             _ => return Vec::new(),
         },
     };
+    with_canonical(home)
+}
+
+fn with_canonical(home: PathBuf) -> Vec<PathBuf> {
     let mut homes = vec![home.clone()];
     if let Ok(real) = home.canonicalize() {
         if real != home {

@@ -99,6 +99,23 @@ pub fn auth_from_env() -> Result<RegistryAuth> {
     }
 }
 
+/// An `oci-client` client for `dest`: plain HTTP for a loopback registry, HTTPS
+/// otherwise.
+pub fn client_for(dest: &Destination) -> Client {
+    // reqwest is built without a default TLS backend (no aws-lc C build);
+    // ring is installed here. An error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let protocol = if dest.is_loopback() {
+        ClientProtocol::HttpsExcept(vec![dest.registry.clone()])
+    } else {
+        ClientProtocol::Https
+    };
+    Client::new(ClientConfig {
+        protocol,
+        ..Default::default()
+    })
+}
+
 /// Pushes every image of every package (`(image name, images)`) under its tag.
 pub fn push(
     dest: &Destination,
@@ -117,18 +134,7 @@ async fn push_all(
     packages: &[(&str, Vec<Image>)],
     auth: &RegistryAuth,
 ) -> Result<Vec<Pushed>> {
-    // reqwest is built without a default TLS backend (no aws-lc C build);
-    // ring is installed here, once. An error means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let protocol = if dest.is_loopback() {
-        ClientProtocol::HttpsExcept(vec![dest.registry.clone()])
-    } else {
-        ClientProtocol::Https
-    };
-    let client = Client::new(ClientConfig {
-        protocol,
-        ..Default::default()
-    });
+    let client = client_for(dest);
     client.store_auth_if_needed(&dest.registry, auth).await;
     let mut pushed = Vec::new();
     for (name, images) in packages {
