@@ -633,6 +633,40 @@ fn kubernetes_manifests_mount_what_they_reference() {
     }
 }
 
+/// Istio and Envoy Gateway read only the compat image (`<version>`, not the
+/// CNCF `<version>-wasm`): every image the manifests pull is a plugin
+/// `cargo xtask oci` publishes, at this workspace's version, in that form.
+#[test]
+fn kubernetes_manifests_pull_the_compat_images_cargo_xtask_oci_publishes() {
+    let mut urls = Vec::new();
+    for d in yaml_docs("envoy-config/k8s/istio-wasmplugins.yaml") {
+        if d["kind"] == "WasmPlugin" {
+            urls.push(d["spec"]["url"].as_str().unwrap().to_string());
+        }
+    }
+    for d in yaml_docs("envoy-config/k8s/envoy-gateway-extension-policies.yaml") {
+        for w in arr(&d["spec"]["wasm"]) {
+            assert_eq!(w["code"]["type"], "Image", "{w}");
+            urls.push(w["code"]["image"]["url"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(urls.len(), 6, "{urls:?}");
+    for url in &urls {
+        let reference = url.strip_prefix("oci://").unwrap_or(url);
+        let (repository, tag) = reference.rsplit_once(':').unwrap();
+        let name = repository.rsplit('/').next().unwrap();
+        assert!(
+            ["rate-limit", "latency-metrics"].contains(&name),
+            "{url}: not an image cargo xtask oci publishes"
+        );
+        assert_eq!(
+            tag,
+            env!("CARGO_PKG_VERSION"),
+            "{url}: the compat tag is the workspace version"
+        );
+    }
+}
+
 /// kong.yml's `echo:8080` and `webdis:7379` replaced by real ones.
 fn runnable(rel: &str, echo: &str, webdis: &str) -> String {
     let text = read(rel);
