@@ -3,6 +3,7 @@
 //! `cargo xtask oci` ([`oci`]).
 
 pub mod demo;
+pub mod flags;
 pub mod oci;
 pub mod plugins;
 pub mod wasm_flags;

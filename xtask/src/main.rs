@@ -106,23 +106,19 @@ fn demo_options(args: &[&str]) -> Result<demo::Options, String> {
         requests: demo::DEFAULT_REQUESTS,
         install_deps: false,
     };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f, Some(v)),
-            None => (*arg, None),
-        };
-        match flag {
-            "--install-deps" if inline.is_none() => opts.install_deps = true,
+    let mut flags = xtask::flags::Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        match flag.name {
+            "--install-deps" if !flag.has_inline_value() => opts.install_deps = true,
             "--requests" => {
-                let value = inline
-                    .or_else(|| args.next().copied())
+                let value = flags
+                    .value(&flag)
                     .ok_or("--requests: expected a number of requests")?;
                 opts.requests = value.parse().ok().filter(|n| *n > 0).ok_or(format!(
                     "--requests: expected a positive integer, got {value:?}"
                 ))?;
             }
-            _ => return Err(format!("unexpected argument {arg:?}")),
+            _ => return Err(format!("unexpected argument {:?}", flag.arg)),
         }
     }
     Ok(opts)

@@ -25,20 +25,16 @@ pub struct Options {
 /// Reads `oci` arguments: `[--push REGISTRY/PREFIX]`.
 pub fn options(args: &[&str]) -> Result<Options, String> {
     let mut opts = Options::default();
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) => (f, Some(v)),
-            None => (*arg, None),
-        };
-        match flag {
+    let mut flags = crate::flags::Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
+        match flag.name {
             "--push" => {
-                let value = inline
-                    .or_else(|| args.next().copied())
+                let value = flags
+                    .value(&flag)
                     .ok_or("--push: expected REGISTRY/PREFIX, such as 127.0.0.1:5000/wasm")?;
                 opts.push = Some(value.parse().map_err(|e| format!("--push: {e}"))?);
             }
-            _ => return Err(format!("unexpected argument {arg:?}")),
+            _ => return Err(format!("unexpected argument {:?}", flag.arg)),
         }
     }
     Ok(opts)
