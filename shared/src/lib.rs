@@ -18,6 +18,8 @@ macro_rules! both_targets_test {
 }
 
 pub mod cluster;
+pub mod config_error;
 pub mod config_schema;
+pub(crate) mod json_fields;
 pub mod metrics;
 pub mod ratelimit;

@@ -19,6 +19,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::json_fields::{invalid, render, Fields};
+
 use super::exposition::{is_label_name, is_metric_name, ConstantLabels, BUILTIN_LABELS};
 use super::labels::MAX_LABEL_VALUE_BYTES;
 use super::timing::UpstreamTiming;
@@ -28,33 +30,9 @@ pub const DEFAULT_MAX_SERIES: u32 = 1000;
 /// Largest `max_series`: 100 000 series of 408 bytes (plus labels) is ~50 MB of shared data.
 pub const MAX_MAX_SERIES: u32 = 100_000;
 
-/// Why a config was refused. Every message names the field path and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum MetricsConfigError {
-    /// The bytes are not JSON.
-    #[error("the configuration is not valid JSON: {0}")]
-    Json(String),
-    /// The top level is not an object.
-    #[error("the configuration must be a JSON object, got {got}")]
-    NotAnObject {
-        /// A short rendering of what was given.
-        got: String,
-    },
-    /// A field we do not know (typos must not pass silently).
-    #[error("unknown field `{path}`")]
-    UnknownField {
-        /// Path of the field, e.g. `names.upstream`.
-        path: String,
-    },
-    /// A field with a wrong value.
-    #[error("`{path}`: {message}")]
-    Invalid {
-        /// Path of the field, e.g. `labels.__name`.
-        path: String,
-        /// What was expected and what was found.
-        message: String,
-    },
-}
+/// Why a config was refused: the rate-limit config's error type (field path and what was
+/// expected in every message), under the name this module has always exported.
+pub use crate::config_error::ConfigError as MetricsConfigError;
 
 /// The exposed metric names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -149,12 +127,7 @@ impl MetricsConfig {
         } else {
             serde_json::from_slice(bytes).map_err(|e| MetricsConfigError::Json(e.to_string()))?
         };
-        let Value::Object(top) = &value else {
-            return Err(MetricsConfigError::NotAnObject {
-                got: render(&value),
-            });
-        };
-        let f = Fields::new("", top, TOP_FIELDS)?;
+        let f = Fields::new("", &value, TOP_FIELDS)?;
         let mut config = MetricsConfig::default();
 
         if let Some(prefix) = f.string("prefix")? {
@@ -307,10 +280,7 @@ impl MetricsConfig {
 }
 
 fn read_names(v: &Value, names: &mut MetricNames) -> Result<(), MetricsConfigError> {
-    let Value::Object(map) = v else {
-        return Err(invalid("names", "expected an object", v));
-    };
-    let f = Fields::new("names", map, NAME_FIELDS)?;
+    let f = Fields::new("names", v, NAME_FIELDS)?;
     let slots: [(&str, &mut String); 5] = [
         ("http_requests_total", &mut names.http_requests_total),
         ("upstream_latency_ms", &mut names.upstream_latency),
@@ -462,78 +432,4 @@ fn integer(v: &Value) -> Option<u64> {
             // Checked above: integral and within u64's exact-f64 range.
             .map(|f| f as u64)
     })
-}
-
-/// A JSON object being read, with its path.
-struct Fields<'a> {
-    path: &'a str,
-    map: &'a Map<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    fn new(
-        path: &'a str,
-        map: &'a Map<String, Value>,
-        known: &[&str],
-    ) -> Result<Self, MetricsConfigError> {
-        let fields = Fields { path, map };
-        if let Some(key) = map.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(MetricsConfigError::UnknownField {
-                path: fields.path_of(key),
-            });
-        }
-        Ok(fields)
-    }
-
-    fn path_of(&self, key: &str) -> String {
-        if self.path.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{}.{key}", self.path)
-        }
-    }
-
-    /// A field's value; `null` counts as absent.
-    fn get(&self, key: &str) -> Option<&'a Value> {
-        self.map.get(key).filter(|v| !v.is_null())
-    }
-
-    fn string(&self, key: &str) -> Result<Option<&'a str>, MetricsConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(v) => Err(invalid(&self.path_of(key), "expected a string", v)),
-        }
-    }
-
-    fn boolean(&self, key: &str) -> Result<Option<bool>, MetricsConfigError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(invalid(&self.path_of(key), "expected true or false", v)),
-        }
-    }
-}
-
-/// "`path`: expected ..., got <value>" (`expected` starts with "expected").
-fn invalid(path: &str, expected: &str, got: &Value) -> MetricsConfigError {
-    MetricsConfigError::Invalid {
-        path: path.to_owned(),
-        message: format!("{expected}, got {}", render(got)),
-    }
-}
-
-/// A short rendering of a JSON value for error messages (long values cut).
-fn render(v: &Value) -> String {
-    let s = match v {
-        Value::Object(_) => return "an object".to_owned(),
-        Value::Array(_) => return "an array".to_owned(),
-        other => other.to_string(),
-    };
-    if s.chars().count() > 60 {
-        let cut: String = s.chars().take(57).collect();
-        format!("{cut}...")
-    } else {
-        s
-    }
 }

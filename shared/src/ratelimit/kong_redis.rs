@@ -10,7 +10,7 @@
 use serde_json::{json, Value};
 
 use super::config::ConfigError;
-use super::json_fields::{join, Fields};
+use crate::json_fields::{join, Fields};
 
 /// The flat (pre-3.6, now "shorthand") Redis fields and their Kong defaults.
 pub(crate) const FLAT_FIELDS: [&str; 10] = [

@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::config::ConfigError;
-use super::json_fields::{index, invalid, join, one_of, Fields};
 use super::key::{KeyPart, KeySpec};
 use super::window::WindowType;
+use crate::json_fields::{index, invalid, join, one_of, Fields};
 
 /// The key fields of one level, before inheritance.
 #[derive(Debug, Clone, Default)]

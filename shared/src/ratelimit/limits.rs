@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::config::ConfigError;
-use super::json_fields::{index, invalid, join, positive_int, Fields};
 use super::window::Window;
+use crate::json_fields::{index, invalid, join, positive_int, Fields};
 
 /// At most this many limits per rule: a slot record holds a counter per limit, and a bound
 /// keeps records (and the per-request work) small and fixed-size.

@@ -18,7 +18,6 @@ mod decision;
 mod hash;
 mod headers;
 mod identity;
-mod json_fields;
 mod key;
 mod kong_redis;
 mod limit_by;

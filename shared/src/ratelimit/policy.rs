@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::config::ConfigError;
-use super::json_fields::{invalid, Fields};
+use crate::json_fields::{invalid, Fields};
 
 /// Where counters are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::config::ConfigError;
+use crate::config_error::ConfigError;
 
 /// A JSON object being read, with its path (`""` for the root, `"rules[1].match"` below).
 pub(crate) struct Fields<'a> {
